@@ -1,0 +1,115 @@
+import Testing
+@testable import Tokenizers
+
+@Suite struct MergeAndMatchTests {
+    /// The textbook merge loop: repeatedly apply the best-ranked pair, leftmost among equals.
+    func naiveMerge(_ initial: [Int32], _ pair: (Int32, Int32) -> (token: Int32, priority: Float)?) -> [Int32] {
+        var s = initial
+        while true {
+            var best: (Int, Int32, Float)?
+            for i in 0..<max(s.count - 1, 0) {
+                if let m = pair(s[i], s[i + 1]), best == nil || m.priority < best!.2 { best = (i, m.token, m.priority) }
+            }
+            guard let (i, token, _) = best else { return s }
+            s[i] = token
+            s.remove(at: i + 1)
+        }
+    }
+
+    @Test func heapMergeMatchesTheTextbookLoopOnRandomWords() {
+        var rng = SplitMixRNG(seed: 7)
+        // Random merge table over a small alphabet; merged tokens get fresh ids.
+        var table: [Int64: (Int32, Float)] = [:]
+        var nextID: Int32 = 10
+        for _ in 0..<400 {
+            let l = Int32(rng.next() % UInt64(nextID)), r = Int32(rng.next() % UInt64(nextID))
+            let key = Int64(l) << 32 | Int64(r)
+            if table[key] == nil {
+                table[key] = (nextID, Float(rng.next() % 50))  // many equal priorities exercise the tie-break
+                nextID += 1
+            }
+        }
+        let pair = { (l: Int32, r: Int32) -> (token: Int32, priority: Float)? in
+            table[Int64(l) << 32 | Int64(r)].map { (token: $0.0, priority: $0.1) }
+        }
+        var merger = PairMerger()
+        for _ in 0..<500 {
+            let word = (0..<Int(rng.next() % 40)).map { _ in Int32(rng.next() % 10) }
+            #expect(merger.merge(word, pair: pair) == naiveMerge(word, pair))
+        }
+    }
+
+    /// llama.cpp's partition, written plainly: each token, longest first, splits every text fragment.
+    func naivePartition(_ text: [UInt8], _ tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool)], parseSpecial: Bool) -> [SpecialTokenMatcher.Fragment] {
+        var frags: [SpecialTokenMatcher.Fragment] = text.isEmpty ? [] : [.text(text[...])]
+        let sorted = tokens.sorted { ($0.bytes.count, -$0.id) > ($1.bytes.count, -$1.id) }
+        for t in sorted where parseSpecial || t.alwaysMatched {
+            var out: [SpecialTokenMatcher.Fragment] = []
+            for f in frags {
+                guard case .text(let hay) = f else { out.append(f); continue }
+                var start = hay.startIndex, i = hay.startIndex
+                while i + t.bytes.count <= hay.endIndex {
+                    if hay[i..<(i + t.bytes.count)].elementsEqual(t.bytes) {
+                        if start < i { out.append(.text(hay[start..<i])) }
+                        out.append(.token(t.id))
+                        i += t.bytes.count
+                        start = i
+                    } else {
+                        i += 1
+                    }
+                }
+                if start < hay.endIndex { out.append(.text(hay[start..<hay.endIndex])) }
+            }
+            frags = out
+        }
+        return frags
+    }
+
+    @Test func trieMatcherMatchesThePlainAlgorithm() {
+        var rng = SplitMixRNG(seed: 3)
+        for round in 0..<200 {
+            let tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool)] = (0..<Int(rng.next() % 8 + 1)).map { i in
+                (Int32(i), (0..<Int(rng.next() % 4 + 1)).map { _ in UInt8(97 + rng.next() % 3) }, rng.next() % 2 == 0)
+            }
+            var seen = Set<[UInt8]>()
+            let unique = tokens.filter { seen.insert($0.bytes).inserted }
+            let matcher = SpecialTokenMatcher(unique)
+            let text = (0..<Int(rng.next() % 30)).map { _ in UInt8(97 + rng.next() % 3) }
+            for parse in [false, true] {
+                let got = matcher.partition(text, parseSpecial: parse)
+                let want = naivePartition(text, unique, parseSpecial: parse)
+                #expect(got.map(\.flattened) == want.map(\.flattened), "round \(round)")
+            }
+        }
+    }
+
+    @Test func streamingDetokenizerHoldsBackPartialCharacters() {
+        #expect(StreamingDetokenizer.completePrefixLength(Array("ab".utf8)) == 2)
+        #expect(StreamingDetokenizer.completePrefixLength([0x61, 0xE2, 0x96]) == 1)
+        #expect(StreamingDetokenizer.completePrefixLength([0x61, 0xE2, 0x96, 0x81]) == 4)
+        #expect(StreamingDetokenizer.completePrefixLength([0xF0, 0x9F, 0x91]) == 0)
+        #expect(StreamingDetokenizer.completePrefixLength([0xF0, 0x9F, 0x91, 0x8D]) == 4)
+        #expect(StreamingDetokenizer.completePrefixLength([0x80, 0x80]) == 2)  // stray continuation bytes are not held
+    }
+}
+
+extension SpecialTokenMatcher.Fragment {
+    var flattened: String {
+        switch self {
+        case .text(let t): return "T:" + String(decoding: t, as: UTF8.self)
+        case .token(let id): return "#\(id)"
+        }
+    }
+}
+
+struct SplitMixRNG: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
