@@ -18,10 +18,25 @@ import Tokenizers
 
     static let golden: Golden? = try? JSONDecoder().decode(Golden.self, from: TestModels.fixture("tokenizer-golden.json"))
 
-    @Test(arguments: TestModels.all)
+    /// A test model's tokenizer, or for "model@pre" that model's vocabulary with another pre-tokenizer.
+    static func tokenizer(_ name: String) throws -> Tokenizer {
+        let parts = name.split(separator: "@").map(String.init)
+        let file = try TestModels.open(parts[0])
+        guard parts.count == 2 else { return try Tokenizer(gguf: file) }
+        var w = GGUFWriter()
+        for key in file.keys where key.hasPrefix("tokenizer.") || key == "general.architecture" {
+            w.set(key, file.metadata[key]!)
+        }
+        w.set("tokenizer.ggml.pre", .string(parts[1]))
+        return try Tokenizer(gguf: GGUFFile(data: w.bytes()))
+    }
+
+    static let cases = TestModels.all + ["llama-bpe", "tekken", "default"].map { TestModels.qwen + "@" + $0 }
+
+    @Test(arguments: cases)
     func idsMatchLlamaCpp(model: String) throws {
         let golden = try #require(Self.golden)
-        let tokenizer = try Tokenizer(gguf: TestModels.open(model))
+        let tokenizer = try Self.tokenizer(model)
         let cases = try #require(golden.models[model])
         #expect(golden.corpus.count >= 60)
         var mismatches = 0
