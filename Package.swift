@@ -14,17 +14,24 @@ let package = Package(
     targets: [
         .target(name: "GGUF"),
         .target(name: "Tokenizers", dependencies: ["GGUF"]),
+        // One target per SIMD level, compiled with that level's features; `Kernels` picks one at run time.
+        .target(name: "KernelsAVX2", swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]),
+        .target(name: "Kernels", dependencies: ["GGUF", "KernelsAVX2"]),
+        .target(name: "Models", dependencies: ["GGUF", "Kernels"]),
+        .target(name: "Engine", dependencies: ["Models", "Tokenizers"]),
         .executableTarget(
             name: "wick",
             dependencies: [
-                "GGUF", "Tokenizers",
+                "GGUF", "Tokenizers", "Kernels", "Models", "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "GGUF"]),
         // Tests on the real models fetched by scripts/fetch-test-models.
-        .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF"]),
     ],
     swiftLanguageModes: [.v6]
 )

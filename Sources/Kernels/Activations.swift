@@ -1,0 +1,47 @@
+/// Activations quantized on the fly for integer dot products: blocks of 32 values, each with a
+/// float scale, 32 int8 values and the sum of each half (16 values), which the weight types with
+/// offsets or minimums need.
+public struct QuantizedActivations {
+    public let count: Int
+    public let scales: UnsafeMutablePointer<Float>
+    public let values: UnsafeMutablePointer<Int8>
+    public let halfSums: UnsafeMutablePointer<Int16>
+
+    public init(capacity count: Int) {
+        precondition(count % 32 == 0, "activation length must be a multiple of 32")
+        self.count = count
+        scales = .allocate(capacity: count / 32)
+        values = .allocate(capacity: count)
+        halfSums = .allocate(capacity: count / 16)
+    }
+
+    public func deallocate() {
+        scales.deallocate()
+        values.deallocate()
+        halfSums.deallocate()
+    }
+
+    /// Quantizes `count` floats into the blocks starting at value `offset`:
+    /// scale = max |x| / 127, values rounded to nearest.
+    public func quantize(_ x: UnsafePointer<Float>, into offset: Int = 0, count: Int) {
+        precondition(offset % 32 == 0 && count % 32 == 0 && offset + count <= self.count)
+        for blockIndex in 0..<(count / 32) {
+            let src = x + 32 * blockIndex
+            let b = offset / 32 + blockIndex
+            var amax: Float = 0
+            for j in 0..<32 { amax = max(amax, abs(src[j])) }
+            let d = amax / 127
+            let inv: Float = d == 0 ? 0 : 1 / d
+            scales[b] = d
+            let dst = values + 32 * b
+            var s0: Int16 = 0, s1: Int16 = 0
+            for j in 0..<32 {
+                let q = Int8((src[j] * inv).rounded(.toNearestOrAwayFromZero))
+                dst[j] = q
+                if j < 16 { s0 &+= Int16(q) } else { s1 &+= Int16(q) }
+            }
+            halfSums[2 * b] = s0
+            halfSums[2 * b + 1] = s1
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import GGUF
+
+/// Plain scalar dequantization of every supported weight type. It is the reference the fast
+/// kernels are tested against, and the path for embedding lookups and small tensors.
+public enum Dequantize {
+    public static func isSupported(_ type: GGMLType) -> Bool {
+        switch type {
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return true
+        default: return false
+        }
+    }
+
+    /// Dequantizes `count` elements (a whole number of blocks) starting at `src`.
+    public static func row(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        let (perBlock, bytes) = type.blockGeometry
+        for b in 0..<(count / perBlock) {
+            block(type, src + b * bytes, dst + b * perBlock)
+        }
+    }
+
+    @inline(__always)
+    static func block(_ type: GGMLType, _ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        switch type {
+        case .f32: y[0] = x.loadUnaligned(as: Float.self)
+        case .f16: y[0] = loadF16(x)
+        case .bf16: y[0] = loadBF16(x)
+        case .q4_0:
+            let d = loadF16(x)
+            for j in 0..<16 {
+                let q = byte(x, 2 + j)
+                y[j] = d * Float(Int(q & 0xF) - 8)
+                y[j + 16] = d * Float(Int(q >> 4) - 8)
+            }
+        case .q4_1:
+            let d = loadF16(x), m = loadF16(x, 2)
+            for j in 0..<16 {
+                let q = byte(x, 4 + j)
+                y[j] = d * Float(q & 0xF) + m
+                y[j + 16] = d * Float(q >> 4) + m
+            }
+        case .q5_0, .q5_1:
+            let hasMin = type == .q5_1
+            let d = loadF16(x), m = hasMin ? loadF16(x, 2) : 0
+            let hOffset = hasMin ? 4 : 2
+            let qh = x.loadUnaligned(fromByteOffset: hOffset, as: UInt32.self)
+            let offset = hasMin ? 0 : 16
+            for j in 0..<16 {
+                let q = byte(x, hOffset + 4 + j)
+                let h0 = Int((qh >> UInt32(j)) & 1) << 4
+                let h1 = Int((qh >> UInt32(j + 16)) & 1) << 4
+                y[j] = d * Float((Int(q & 0xF) | h0) - offset) + m
+                y[j + 16] = d * Float((Int(q >> 4) | h1) - offset) + m
+            }
+        case .q8_0:
+            let d = loadF16(x)
+            for j in 0..<32 { y[j] = d * Float(Int8(bitPattern: byte(x, 2 + j))) }
+        case .q2_K:
+            // scales[16], qs[64], d, dmin
+            let d = loadF16(x, 80), dmin = loadF16(x, 82)
+            var out = y
+            var s = 0
+            for half in 0..<2 {
+                let q = x + 16 + 32 * half
+                for shift in stride(from: 0, to: 8, by: 2) {
+                    for part in 0..<2 {
+                        let sc = byte(x, s); s += 1
+                        let dl = d * Float(sc & 0xF), ml = dmin * Float(sc >> 4)
+                        for l in 0..<16 { out[l] = dl * Float((byte(q, 16 * part + l) >> UInt8(shift)) & 3) - ml }
+                        out += 16
+                    }
+                }
+            }
+        case .q3_K:
+            // hmask[32], qs[64], scales[12], d
+            let d = loadF16(x, 108)
+            let scales = scalesQ3K(x + 96)
+            var out = y
+            var s = 0
+            var mask: UInt8 = 1
+            for half in 0..<2 {
+                let q = x + 32 + 32 * half
+                for shift in stride(from: 0, to: 8, by: 2) {
+                    for part in 0..<2 {
+                        let dl = d * Float(scales[s]); s += 1
+                        for l in 0..<16 {
+                            let low = Int((byte(q, 16 * part + l) >> UInt8(shift)) & 3)
+                            let high = byte(x, 16 * part + l) & mask != 0 ? 0 : 4
+                            out[l] = dl * Float(low - high)
+                        }
+                        out += 16
+                    }
+                    mask <<= 1
+                }
+            }
+        case .q4_K, .q5_K:
+            // d, dmin, scales[12], (qh[32] for Q5_K), qs[128]
+            let five = type == .q5_K
+            let d = loadF16(x), dmin = loadF16(x, 2)
+            let qh = x + 16
+            let qs = x + (five ? 48 : 16)
+            for pair in 0..<4 {
+                for nibble in 0..<2 {
+                    let (sc, mn) = scaleMinK4(2 * pair + nibble, x + 4)
+                    let dl = d * Float(sc), ml = dmin * Float(mn)
+                    let bit = UInt8(1) << UInt8(2 * pair + nibble)
+                    for l in 0..<32 {
+                        var q = Int((byte(qs, 32 * pair + l) >> UInt8(4 * nibble)) & 0xF)
+                        if five && byte(qh, l) & bit != 0 { q += 16 }
+                        y[64 * pair + 32 * nibble + l] = dl * Float(q) - ml
+                    }
+                }
+            }
+        case .q6_K:
+            // ql[128], qh[64], scales[16] (int8), d
+            let d = loadF16(x, 208)
+            for half in 0..<2 {
+                let ql = x + 64 * half, qh = x + 128 + 32 * half
+                let sc = x + 192 + 8 * half
+                for l in 0..<32 {
+                    let h = byte(qh, l)
+                    let q1 = Int((byte(ql, l) & 0xF) | ((h & 3) << 4)) - 32
+                    let q2 = Int((byte(ql, l + 32) & 0xF) | (((h >> 2) & 3) << 4)) - 32
+                    let q3 = Int((byte(ql, l) >> 4) | (((h >> 4) & 3) << 4)) - 32
+                    let q4 = Int((byte(ql, l + 32) >> 4) | (((h >> 6) & 3) << 4)) - 32
+                    let s = l / 16
+                    let scale = { (i: Int) in d * Float(Int8(bitPattern: byte(sc, i))) }
+                    y[128 * half + l] = scale(s) * Float(q1)
+                    y[128 * half + l + 32] = scale(s + 2) * Float(q2)
+                    y[128 * half + l + 64] = scale(s + 4) * Float(q3)
+                    y[128 * half + l + 96] = scale(s + 6) * Float(q4)
+                }
+            }
+        default:
+            preconditionFailure("dequantization of \(type) is not supported")
+        }
+    }
+}

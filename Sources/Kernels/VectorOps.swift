@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Element-wise and normalisation operations on float vectors.
+public enum VectorOps {
+    /// y = x / rms(x) * (weight + weightOffset)   (Gemma stores weights minus one: offset 1)
+    public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightOffset: Float = 0,
+                               epsilon: Float, count n: Int, into y: UnsafeMutablePointer<Float>) {
+        var sum: Float = 0
+        for i in 0..<n { sum += x[i] * x[i] }
+        let scale = 1 / (sum / Float(n) + epsilon).squareRoot()
+        for i in 0..<n { y[i] = x[i] * scale * (weight[i] + weightOffset) }
+    }
+
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        var m = -Float.infinity
+        for i in 0..<n { m = max(m, x[i]) }
+        var sum: Float = 0
+        for i in 0..<n {
+            let e = expf(x[i] - m)
+            x[i] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for i in 0..<n { x[i] *= inv }
+    }
+
+    /// gate = silu(gate) * up
+    public static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count n: Int) {
+        for i in 0..<n {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// gate = gelu(gate) * up, with the tanh approximation.
+    public static func geglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count n: Int) {
+        let c: Float = 0.797_884_560_802_865_4  // sqrt(2 / pi)
+        for i in 0..<n {
+            let g = gate[i]
+            gate[i] = 0.5 * g * (1 + tanhf(c * (g + 0.044715 * g * g * g))) * up[i]
+        }
+    }
+
+    public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count n: Int) {
+        for i in 0..<n { y[i] += x[i] }
+    }
+
+    public static func scale(_ y: UnsafeMutablePointer<Float>, by s: Float, count n: Int) {
+        for i in 0..<n { y[i] *= s }
+    }
+
+    /// Rotary position embedding of one head in place. `neox`: pairs (i, i + d/2); otherwise (2i, 2i+1).
+    public static func rope(_ x: UnsafeMutablePointer<Float>, headDim: Int, position: Int, base: Float, scale: Float = 1, neox: Bool) {
+        let half = headDim / 2
+        let pos = Float(position) * scale
+        for i in 0..<half {
+            let theta = pos * powf(base, -2 * Float(i) / Float(headDim))
+            let c = cosf(theta), s = sinf(theta)
+            let (a, b) = neox ? (i, i + half) : (2 * i, 2 * i + 1)
+            let x0 = x[a], x1 = x[b]
+            x[a] = x0 * c - x1 * s
+            x[b] = x0 * s + x1 * c
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import GGUF
+
+/// A 2-D weight tensor as GGUF stores it: `rows` rows of `columns` values, each row a run of blocks.
+public struct WeightMatrix: @unchecked Sendable {
+    public let type: GGMLType
+    public let rows: Int
+    public let columns: Int
+    public let data: UnsafeRawPointer
+    public let rowBytes: Int
+
+    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer) {
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.data = data
+        rowBytes = columns / type.blockGeometry.elements * type.blockGeometry.bytes
+    }
+
+    public var isFloat: Bool { type == .f32 || type == .f16 || type == .bf16 }
+
+    @inline(__always) public func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
+
+    /// Dequantizes row `r` into `out` (`columns` floats).
+    public func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        Dequantize.row(type, row(r), out, count: columns)
+    }
+
+    /// out[t * rows + r] = row r · x_t for `tokens` activation vectors of `columns` values. Quantized
+    /// types use `quantized` (x quantized to int8 blocks); float types use `x` directly.
+    public func multiply(_ x: UnsafePointer<Float>, quantized: QuantizedActivations, tokens: Int,
+                         into out: UnsafeMutablePointer<Float>, pool: ThreadPool, kernel: DotKernel = .current) {
+        pool.parallelFor(rows, granule: 4) { range in
+            if isFloat {
+                for r in range {
+                    for t in 0..<tokens {
+                        out[t * rows + r] = ScalarDot.dotFloat(type, row: row(r), x + t * columns, count: columns)
+                    }
+                }
+            } else {
+                for r in range {
+                    kernel.dot(type, row(r), quantized, count: columns, tokens: tokens, into: out + r, stride: rows)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+import _Builtin_intrinsics.intel
+
+// AVX2 integer dot products of quantized weight rows with int8 activation blocks (32 values each,
+// with a float scale and the sums of each 16-value half). This target is compiled with
+// -mavx2 -mfma -mf16c and only called after the CPU was checked for those features.
+//
+// Every weight type is read as 32-value slices: unsigned bytes `q`, 16-bit multipliers for the two
+// halves, a float factor, and coefficients for the activation half-sums that carry offsets and
+// minimums (w = factor·mul·q + min). One weight slice is decoded once and used for every token of
+// the batch, so prompt processing is a matrix × matrix product, not repeated matrix × vector.
+
+@inline(__always) func f16(_ p: UnsafeRawPointer, _ offset: Int = 0) -> Float {
+    _cvtsh_ss(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+}
+
+@inline(__always) func load256(_ p: UnsafeRawPointer) -> __m256i {
+    _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self))
+}
+
+@inline(__always) func load128(_ p: UnsafeRawPointer) -> __m128i {
+    _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self))
+}
+
+@inline(__always) func horizontalSum(_ v: __m256) -> Float {
+    unsafeBitCast(v, to: SIMD8<Float>.self).sum()
+}
+
+/// One decoded 32-value weight slice: w[i] = factor · mul[i / 16] · q[i] + min[i / 16].
+struct Slice {
+    var q: __m256i
+    var mul: __m256i
+    var factor: Float
+    var min0: Float
+    var min1: Float
+}
+
+protocol SliceDecoder {
+    /// Bytes per block and slices (of 32 values) per block.
+    static var blockBytes: Int { get }
+    static var slicesPerBlock: Int { get }
+    /// Signed weights (Q8_0) multiply as |q| × (x with q's sign), since `maddubs` needs an unsigned operand.
+    static var isSigned: Bool { get }
+    static func decode(_ block: UnsafeRawPointer, slice: Int) -> Slice
+}
+
+private let ones16 = _mm256_set1_epi16(1)
+private let lowNibbles = _mm256_set1_epi8(0x0F)
+
+/// 16 packed bytes → 32 nibbles: low nibbles first (values 0..15), then high nibbles (16..31).
+@inline(__always) private func nibbles(_ p: UnsafeRawPointer) -> __m256i {
+    let v = load128(p)
+    let mask = _mm_set1_epi8(0x0F)
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), mask), _mm_and_si128(v, mask))
+}
+
+/// Byte j = 0x10 where bit j of `bits` is set, else 0.
+@inline(__always) private func highBits(_ bits: UInt32) -> __m256i {
+    let v = _mm256_set1_epi32(Int32(bitPattern: bits))
+    let spread = _mm256_shuffle_epi8(v, _mm256_setr_epi64x(0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303))
+    let select = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
+    let isSet = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select)
+    return _mm256_and_si256(isSet, _mm256_set1_epi8(0x10))
+}
+
+@inline(__always) private func scaleMinK4(_ j: Int, _ q: UnsafeRawPointer) -> (Int32, Int32) {
+    let b = { (i: Int) in q.load(fromByteOffset: i, as: UInt8.self) }
+    if j < 4 { return (Int32(b(j) & 63), Int32(b(j + 4) & 63)) }
+    return (Int32((b(j + 4) & 0xF) | ((b(j - 4) >> 6) << 4)), Int32((b(j + 4) >> 4) | ((b(j) >> 6) << 4)))
+}
+
+extension SliceDecoder {
+    static var isSigned: Bool { false }
+}
+
+enum Q8_0: SliceDecoder {
+    static let blockBytes = 34, slicesPerBlock = 1
+    static var isSigned: Bool { true }
+    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+        Slice(q: load256(b + 2), mul: ones16, factor: f16(b), min0: 0, min1: 0)
+    }
+}
+
+enum Q4_0: SliceDecoder {
+    static let blockBytes = 18, slicesPerBlock = 1
+    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+        let d = f16(b)
+        return Slice(q: nibbles(b + 2), mul: ones16, factor: d, min0: -8 * d, min1: -8 * d)
+    }
+}
+
+enum Q4_1: SliceDecoder {
+    static let blockBytes = 20, slicesPerBlock = 1
+    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+        let m = f16(b, 2)
+        return Slice(q: nibbles(b + 4), mul: ones16, factor: f16(b), min0: m, min1: m)
+    }
+}
+
+enum Q5_0: SliceDecoder {
+    static let blockBytes = 22, slicesPerBlock = 1
+    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+        let d = f16(b)
+        let q = _mm256_or_si256(nibbles(b + 6), highBits(b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
+        return Slice(q: q, mul: ones16, factor: d, min0: -16 * d, min1: -16 * d)
+    }
+}
+
+enum Q5_1: SliceDecoder {
+    static let blockBytes = 24, slicesPerBlock = 1
+    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+        let m = f16(b, 2)
+        let q = _mm256_or_si256(nibbles(b + 8), highBits(b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        return Slice(q: q, mul: ones16, factor: f16(b), min0: m, min1: m)
+    }
+}
+
+/// Q4_K and Q5_K: 8 slices of 32 with 6-bit scales and minimums.
+enum Q4_K: SliceDecoder {
+    static let blockBytes = 144, slicesPerBlock = 8
+    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
+        let bytes = load256(b + 16 + 32 * (s / 2))
+        let q = s % 2 == 0 ? _mm256_and_si256(bytes, lowNibbles) : _mm256_and_si256(_mm256_srli_epi16(bytes, 4), lowNibbles)
+        let (sc, mn) = scaleMinK4(s, b + 4)
+        let m = -f16(b, 2) * Float(mn)
+        return Slice(q: q, mul: _mm256_set1_epi16(Int16(sc)), factor: f16(b), min0: m, min1: m)
+    }
+}
+
+enum Q5_K: SliceDecoder {
+    static let blockBytes = 176, slicesPerBlock = 8
+    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
+        let bytes = load256(b + 48 + 32 * (s / 2))
+        var q = s % 2 == 0 ? _mm256_and_si256(bytes, lowNibbles) : _mm256_and_si256(_mm256_srli_epi16(bytes, 4), lowNibbles)
+        let bit = _mm256_and_si256(_mm256_srl_epi16(load256(b + 16), _mm_cvtsi32_si128(Int32(s))), _mm256_set1_epi8(1))
+        q = _mm256_or_si256(q, _mm256_slli_epi16(bit, 4))
+        let (sc, mn) = scaleMinK4(s, b + 4)
+        let m = -f16(b, 2) * Float(mn)
+        return Slice(q: q, mul: _mm256_set1_epi16(Int16(sc)), factor: f16(b), min0: m, min1: m)
+    }
+}
+
+/// Q6_K: 8 slices of 32, each half with its own signed 8-bit scale; values are offset by 32.
+enum Q6_K: SliceDecoder {
+    static let blockBytes = 210, slicesPerBlock = 8
+    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
+        let half = s / 4, quarter = s % 4
+        let ql = load256(b + 64 * half + (quarter % 2 == 1 ? 32 : 0))
+        let low = quarter < 2 ? _mm256_and_si256(ql, lowNibbles) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), lowNibbles)
+        let qh = _mm256_and_si256(_mm256_srl_epi16(load256(b + 128 + 32 * half), _mm_cvtsi32_si128(Int32(2 * quarter))), _mm256_set1_epi8(3))
+        let q = _mm256_or_si256(low, _mm256_slli_epi16(qh, 4))
+        let scales = b + 192 + 8 * half + 2 * quarter
+        let s0 = Int16(scales.load(as: Int8.self)), s1 = Int16(scales.load(fromByteOffset: 1, as: Int8.self))
+        let d = f16(b, 208)
+        return Slice(q: q, mul: _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0)), factor: d,
+                     min0: -32 * d * Float(s0), min1: -32 * d * Float(s1))
+    }
+}
+
+public enum AVX2Dot {
+    /// Matrix × vector (generation): one accumulator, no batching logic.
+    @inline(__always)
+    static func single<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
+                                        _ sums: UnsafePointer<Int16>, _ blocks: Int) -> Float {
+        var acc = _mm256_setzero_ps()
+        var extra: Float = 0
+        var ab = 0
+        for b in 0..<blocks {
+            let block = row + b * D.blockBytes
+            for s in 0..<D.slicesPerBlock {
+                let slice = D.decode(block, slice: s)
+                let xv = load256(x + 32 * ab)
+                let product = D.isSigned
+                    ? _mm256_maddubs_epi16(_mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
+                    : _mm256_maddubs_epi16(slice.q, xv)
+                let p = _mm256_madd_epi16(product, slice.mul)
+                let dx = sx[ab]
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), acc)
+                extra += dx * (slice.min0 * Float(sums[2 * ab]) + slice.min1 * Float(sums[2 * ab + 1]))
+                ab += 1
+            }
+        }
+        return horizontalSum(acc) + extra
+    }
+
+    /// The weight types (ggml numbering) this path computes; others use the portable path.
+    public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14]
+
+    /// out[t · outStride] = row · x_t for `tokens` activation vectors that are `count` values apart.
+    public static func dot(typeID: UInt32, row: UnsafeRawPointer, scales: UnsafePointer<Float>, values: UnsafePointer<Int8>,
+                           halfSums: UnsafePointer<Int16>, count: Int, tokens: Int,
+                           out: UnsafeMutablePointer<Float>, outStride: Int) {
+        switch typeID {
+        case 2: run(Q4_0.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        case 3: run(Q4_1.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        case 6: run(Q5_0.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        case 7: run(Q5_1.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        case 8: run(Q8_0.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        case 12: run(Q4_K.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        case 13: run(Q5_K.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        case 14: run(Q6_K.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        default: preconditionFailure("AVX2 dot product for type \(typeID) not available")
+        }
+    }
+
+    /// Tokens are taken four at a time so that each decoded slice feeds four accumulators.
+    @inline(__always)
+    static func run<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
+                                     _ sums: UnsafePointer<Int16>, _ count: Int, _ tokens: Int,
+                                     _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let slices = count / 32
+        let blocks = slices / D.slicesPerBlock
+        if tokens == 1 {
+            out[0] = single(D.self, row, sx, x, sums, blocks)
+            return
+        }
+        var t = 0
+        while t < tokens {
+            let group = min(4, tokens - t)
+            var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+            var extra: (Float, Float, Float, Float) = (0, 0, 0, 0)
+            for b in 0..<blocks {
+                let block = row + b * D.blockBytes
+                for s in 0..<D.slicesPerBlock {
+                    let slice = D.decode(block, slice: s)
+                    let index = b * D.slicesPerBlock + s
+                    @inline(__always) func accumulate(_ k: Int, _ a: inout __m256, _ e: inout Float) {
+                        let ab = (t + k) * slices + index
+                        let xv = load256(x + 32 * ab)
+                        let product = D.isSigned
+                            ? _mm256_maddubs_epi16(_mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
+                            : _mm256_maddubs_epi16(slice.q, xv)
+                        let p = _mm256_madd_epi16(product, slice.mul)
+                        let dx = sx[ab]
+                        a = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), a)
+                        e += dx * (slice.min0 * Float(sums[2 * ab]) + slice.min1 * Float(sums[2 * ab + 1]))
+                    }
+                    accumulate(0, &acc.0, &extra.0)
+                    if group > 1 { accumulate(1, &acc.1, &extra.1) }
+                    if group > 2 { accumulate(2, &acc.2, &extra.2) }
+                    if group > 3 { accumulate(3, &acc.3, &extra.3) }
+                }
+            }
+            out[t * outStride] = horizontalSum(acc.0) + extra.0
+            if group > 1 { out[(t + 1) * outStride] = horizontalSum(acc.1) + extra.1 }
+            if group > 2 { out[(t + 2) * outStride] = horizontalSum(acc.2) + extra.2 }
+            if group > 3 { out[(t + 3) * outStride] = horizontalSum(acc.3) + extra.3 }
+            t += group
+        }
+    }
+}

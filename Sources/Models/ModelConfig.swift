@@ -1,0 +1,92 @@
+import GGUF
+
+/// Everything the shared decoder needs to know about an architecture: sizes from the file's
+/// hyper-parameters, and the flags in which the supported architectures differ.
+public struct ModelConfig: Sendable {
+    public var architecture: String
+    public var embeddingLength: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var feedForwardLength: Int
+    public var vocabularySize: Int
+    public var trainedContext: Int
+    public var rmsEpsilon: Float
+    public var ropeBase: Float
+    public var ropeScale: Float = 1
+    /// NeoX-style RoPE rotates (i, i + d/2) pairs; otherwise (2i, 2i+1).
+    public var ropeNeox: Bool
+    /// Gemma multiplies embeddings by sqrt(embeddingLength).
+    public var embeddingScale: Float = 1
+    /// Scale applied to attention scores (default 1/sqrt(headDim)).
+    public var attentionScale: Float
+    /// Qwen2 has biases on the Q, K and V projections.
+    public var qkvBias = false
+    /// Gemma 3 normalises each query and key head.
+    public var qkNorm = false
+    /// Gemma 3 normalises the attention and feed-forward outputs before adding them to the residual.
+    public var postNorms = false
+    /// Feed-forward activation: SwiGLU, or GeGLU (tanh GELU) for Gemma.
+    public var gelu = false
+    /// Sliding-window attention: window length and which layers use it.
+    public var slidingWindow: Int? = nil
+    /// With pattern n > 0, layer i uses the window when i % n < n - 1 (n - 1 local layers, then one global).
+    public var slidingPattern = 0
+    /// RoPE base for sliding-window layers, when it differs.
+    public var ropeBaseSliding: Float? = nil
+    /// Gemma 2 style soft-capping of the final logits (0: none).
+    public var finalLogitSoftcap: Float = 0
+
+    public func isSliding(layer: Int) -> Bool {
+        slidingWindow != nil && slidingPattern > 0 && layer % slidingPattern < slidingPattern - 1
+    }
+
+    /// The common hyper-parameters, read under the architecture's key prefix.
+    init(gguf: GGUFFile, vocabularySize: Int) throws {
+        let arch = gguf.architecture ?? "unknown"
+        func required(_ suffix: String) throws -> Int {
+            guard let v = try gguf.integer(arch + "." + suffix) else { throw ModelError.missingKey(arch + "." + suffix) }
+            return v
+        }
+        architecture = arch
+        embeddingLength = try required("embedding_length")
+        layers = try required("block_count")
+        heads = try required("attention.head_count")
+        kvHeads = try gguf.integer(arch + ".attention.head_count_kv") ?? heads
+        headDim = try gguf.integer(arch + ".attention.key_length") ?? embeddingLength / max(heads, 1)
+        feedForwardLength = try required("feed_forward_length")
+        self.vocabularySize = vocabularySize
+        trainedContext = try gguf.integer(arch + ".context_length") ?? 2048
+        rmsEpsilon = try gguf.float(arch + ".attention.layer_norm_rms_epsilon") ?? 1e-5
+        ropeBase = try gguf.float(arch + ".rope.freq_base") ?? 10000
+        if let factor = try gguf.float(arch + ".rope.scaling.factor"), factor > 0,
+           (try gguf.string(arch + ".rope.scaling.type")) == "linear" {
+            ropeScale = 1 / factor
+        }
+        ropeNeox = false
+        attentionScale = 1 / Float(headDim).squareRoot()
+        if let window = try gguf.integer(arch + ".attention.sliding_window"), window > 0 { slidingWindow = window }
+        guard heads > 0, kvHeads > 0, heads % kvHeads == 0, headDim > 0, headDim % 2 == 0 else {
+            throw ModelError.badShape("\(heads) heads, \(kvHeads) KV heads and head size \(headDim) do not fit")
+        }
+    }
+}
+
+public enum ModelError: Error, Equatable, CustomStringConvertible {
+    case unsupportedArchitecture(String)
+    case missingKey(String)
+    case missingTensor(String)
+    case badShape(String)
+    case unsupportedTensorType(String, GGMLType)
+
+    public var description: String {
+        switch self {
+        case .unsupportedArchitecture(let a): return "unsupported model architecture '\(a)' (supported: llama, mistral, qwen2, gemma3)"
+        case .missingKey(let k): return "the model file lacks the hyper-parameter '\(k)'"
+        case .missingTensor(let t): return "the model file lacks the tensor '\(t)'"
+        case .badShape(let why): return "tensor shapes do not match the hyper-parameters: \(why)"
+        case .unsupportedTensorType(let t, let type): return "tensor '\(t)' has type \(type.name), which Wick cannot compute with yet"
+        }
+    }
+}

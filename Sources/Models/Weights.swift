@@ -1,0 +1,72 @@
+import GGUF
+import Kernels
+
+/// The tensors of one decoder layer.
+struct LayerWeights {
+    var attentionNorm: [Float]
+    var q: WeightMatrix, k: WeightMatrix, v: WeightMatrix, output: WeightMatrix
+    var qBias: [Float]?, kBias: [Float]?, vBias: [Float]?
+    var qNorm: [Float]?, kNorm: [Float]?
+    var postAttentionNorm: [Float]?
+    var ffnNorm: [Float]
+    var gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix
+    var postFFNNorm: [Float]?
+}
+
+/// All tensors of a model, checked against the configuration. Matrices point into the mapped file.
+struct ModelWeights {
+    let embeddings: WeightMatrix
+    let outputNorm: [Float]
+    let output: WeightMatrix
+    let layers: [LayerWeights]
+
+    init(gguf: GGUFFile, config c: ModelConfig) throws {
+        func info(_ name: String) throws -> GGUFTensorInfo {
+            guard let t = gguf.tensor(named: name) else { throw ModelError.missingTensor(name) }
+            return t
+        }
+        func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
+            let t = try info(name)
+            guard t.dimensions.count == 2, t.dimensions[0] == columns, t.dimensions[1] == rows else {
+                throw ModelError.badShape("\(name) is \(t.dimensions), expected [\(columns), \(rows)]")
+            }
+            guard Dequantize.isSupported(t.type) else { throw ModelError.unsupportedTensorType(name, t.type) }
+            return WeightMatrix(type: t.type, rows: rows, columns: columns, data: gguf.data(of: t).baseAddress!)
+        }
+        func vector(_ name: String, count: Int) throws -> [Float] {
+            let t = try info(name)
+            guard t.elementCount == count else { throw ModelError.badShape("\(name) has \(t.elementCount) values, expected \(count)") }
+            guard Dequantize.isSupported(t.type) else { throw ModelError.unsupportedTensorType(name, t.type) }
+            return [Float](unsafeUninitializedCapacity: count) { buf, n in
+                Dequantize.row(t.type, gguf.data(of: t).baseAddress!, buf.baseAddress!, count: count)
+                n = count
+            }
+        }
+
+        let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
+        embeddings = try matrix("token_embd.weight", rows: c.vocabularySize, columns: e)
+        outputNorm = try vector("output_norm.weight", count: e)
+        output = gguf.tensor(named: "output.weight") == nil ? embeddings : try matrix("output.weight", rows: c.vocabularySize, columns: e)
+        layers = try (0..<c.layers).map { i in
+            let p = "blk.\(i)."
+            return LayerWeights(
+                attentionNorm: try vector(p + "attn_norm.weight", count: e),
+                q: try matrix(p + "attn_q.weight", rows: qDim, columns: e),
+                k: try matrix(p + "attn_k.weight", rows: kvDim, columns: e),
+                v: try matrix(p + "attn_v.weight", rows: kvDim, columns: e),
+                output: try matrix(p + "attn_output.weight", rows: e, columns: qDim),
+                qBias: c.qkvBias ? try vector(p + "attn_q.bias", count: qDim) : nil,
+                kBias: c.qkvBias ? try vector(p + "attn_k.bias", count: kvDim) : nil,
+                vBias: c.qkvBias ? try vector(p + "attn_v.bias", count: kvDim) : nil,
+                qNorm: c.qkNorm ? try vector(p + "attn_q_norm.weight", count: c.headDim) : nil,
+                kNorm: c.qkNorm ? try vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
+                postAttentionNorm: c.postNorms ? try vector(p + "post_attention_norm.weight", count: e) : nil,
+                ffnNorm: try vector(p + "ffn_norm.weight", count: e),
+                gate: try matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, columns: e),
+                up: try matrix(p + "ffn_up.weight", rows: c.feedForwardLength, columns: e),
+                down: try matrix(p + "ffn_down.weight", rows: e, columns: c.feedForwardLength),
+                postFFNNorm: c.postNorms ? try vector(p + "post_ffw_norm.weight", count: e) : nil
+            )
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure prompt processing and generation speed, like llama-bench.")
+
+    @Option(help: "Path to a GGUF file.") var model: String
+    @Option(name: .short, help: "Prompt tokens to process (0: skip).") var p = 512
+    @Option(name: .short, help: "Tokens to generate (0: skip).") var n = 128
+    @Option(help: "Fill the cache to this depth before each test.") var depth = 0
+    @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .short, help: "Repetitions.") var r = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Result: Encodable {
+        let test: String
+        let tokensPerSecond: Double
+        let stddev: Double
+    }
+
+    func run() throws {
+        let loaded = try LoadedModel(path: model, threads: threads)
+        let transformer = loaded.transformer
+        let vocabulary = Int32(loaded.tokenizer.vocabulary.count)
+        let cache = transformer.makeCache(contextLength: depth + max(p, 0) + max(n, 0) + 1)
+        // Random tokens, as llama-bench uses: the speed does not depend on the text.
+        var rng = SystemRandomNumberGenerator()
+        func tokens(_ count: Int) -> [Int32] { (0..<count).map { _ in Int32.random(in: 0..<vocabulary, using: &rng) } }
+        func prepare() {
+            cache.truncate(to: 0)
+            if depth > 0 { _ = transformer.forward(tokens(depth), cache: cache) }
+        }
+        func measure(_ name: String, tokenCount: Int, _ body: () -> Void) -> Result {
+            var rates: [Double] = []
+            for _ in 0..<max(r, 1) {
+                prepare()
+                let start = Date()
+                body()
+                rates.append(Double(tokenCount) / Date().timeIntervalSince(start))
+            }
+            let mean = rates.reduce(0, +) / Double(rates.count)
+            let sd = rates.count > 1 ? (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(rates.count - 1)).squareRoot() : 0
+            return Result(test: name + (depth > 0 ? " @ d\(depth)" : ""), tokensPerSecond: mean, stddev: sd)
+        }
+
+        // One warm-up pass maps the weights in.
+        prepare()
+        _ = transformer.forward(tokens(8), cache: cache)
+
+        var results: [Result] = []
+        if p > 0 {
+            results.append(measure("pp\(p)", tokenCount: p) { _ = transformer.forward(tokens(p), cache: cache) })
+        }
+        if n > 0 {
+            results.append(measure("tg\(n)", tokenCount: n) {
+                for t in tokens(n) { _ = transformer.forward([t], cache: cache) }
+            })
+        }
+        let name = URL(fileURLWithPath: model).lastPathComponent
+        if json {
+            struct Report: Encodable { let model: String; let threads: Int; let results: [Result] }
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(Report(model: name, threads: transformer.pool.count, results: results)), as: UTF8.self))
+        } else {
+            print("model: \(name)  threads: \(transformer.pool.count)  kernel: \(transformer.kernel.name)")
+            for r in results { print(String(format: "%-16@ %10.2f ± %.2f tokens/s", r.test as NSString, r.tokensPerSecond, r.stddev)) }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import GGUF
+import Testing
+@testable import Kernels
+
+/// Every weight type × every dot-product path against plain float arithmetic on random data.
+@Suite struct KernelTests {
+    static let integerTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+
+    /// Random but valid blocks: every byte random, half-precision scales replaced by small positive values.
+    static func randomRow(_ type: GGMLType, blocks: Int, rng: inout SplitMix) -> [UInt8] {
+        let (_, size) = type.blockGeometry
+        var bytes = (0..<(blocks * size)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let halfOffsets: [Int]
+        switch type {
+        case .q4_0, .q5_0, .q8_0: halfOffsets = [0]
+        case .q4_1, .q5_1: halfOffsets = [0, 2]
+        case .q2_K: halfOffsets = [80, 82]
+        case .q3_K: halfOffsets = [108]
+        case .q4_K, .q5_K: halfOffsets = [0, 2]
+        case .q6_K: halfOffsets = [208]
+        default: halfOffsets = []
+        }
+        for b in 0..<blocks {
+            for o in halfOffsets {
+                let v = Float16(Float(rng.next() % 1000 + 1) / 20000)
+                withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes[b * size + o] = $0[0]; bytes[b * size + o + 1] = $0[1] }
+            }
+        }
+        return bytes
+    }
+
+    @Test(arguments: integerTypes)
+    func everyPathMatchesFloatReference(type: GGMLType) {
+        var rng = SplitMix(seed: UInt64(type.rawValue) &* 977)
+        let perBlock = type.blockGeometry.elements
+        for blocks in [1, 3, 7] {
+            let n = blocks * perBlock
+            let row = Self.randomRow(type, blocks: blocks, rng: &rng)
+            let x = (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 250 }
+            var w = [Float](repeating: 0, count: n)
+            row.withUnsafeBytes { Dequantize.row(type, $0.baseAddress!, &w, count: n) }
+            let acts = QuantizedActivations(capacity: n)
+            defer { acts.deallocate() }
+            x.withUnsafeBufferPointer { acts.quantize($0.baseAddress!, count: n) }
+            // Reference: dequantized weights × dequantized activations, in double precision.
+            var expected: Double = 0
+            for i in 0..<n { expected += Double(w[i]) * Double(acts.scales[i / 32]) * Double(acts.values[i]) }
+            let magnitude = (0..<n).reduce(0.0) { $0 + abs(Double(w[$1]) * Double(x[$1])) }
+            for kernel in DotKernel.available {
+                let got = row.withUnsafeBytes { kernel.dot(type, $0.baseAddress!, acts, count: n) }
+                #expect(abs(Double(got) - expected) <= 1e-4 * magnitude + 1e-5, "\(type) \(kernel.name) blocks=\(blocks): \(got) vs \(expected)")
+            }
+        }
+    }
+
+    /// One row against several tokens (the prompt-processing path) equals one token at a time.
+    @Test(arguments: integerTypes)
+    func batchedRowsMatchSingleTokens(type: GGMLType) {
+        var rng = SplitMix(seed: 11 + UInt64(type.rawValue))
+        let n = 2 * 256
+        let tokens = 7
+        let row = Self.randomRow(type, blocks: n / type.blockGeometry.elements, rng: &rng)
+        let x = (0..<(n * tokens)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 }
+        let acts = QuantizedActivations(capacity: n * tokens)
+        let single = QuantizedActivations(capacity: n)
+        defer { acts.deallocate(); single.deallocate() }
+        x.withUnsafeBufferPointer { acts.quantize($0.baseAddress!, count: n * tokens) }
+        for kernel in DotKernel.available {
+            var out = [Float](repeating: .nan, count: 2 * tokens)
+            row.withUnsafeBytes { kernel.dot(type, $0.baseAddress!, acts, count: n, tokens: tokens, into: &out, stride: 2) }
+            for t in 0..<tokens {
+                x.withUnsafeBufferPointer { single.quantize($0.baseAddress! + t * n, count: n) }
+                let one = row.withUnsafeBytes { kernel.dot(type, $0.baseAddress!, single, count: n) }
+                #expect(abs(out[2 * t] - one) <= 1e-3 * max(1, abs(one)), "\(type) \(kernel.name) token \(t)")
+            }
+        }
+    }
+
+    @Test func activationQuantizationRoundTrips() {
+        var rng = SplitMix(seed: 5)
+        let x = (0..<96).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 }
+        let acts = QuantizedActivations(capacity: 96)
+        defer { acts.deallocate() }
+        x.withUnsafeBufferPointer { acts.quantize($0.baseAddress!, count: 96) }
+        for i in 0..<96 {
+            #expect(abs(acts.scales[i / 32] * Float(acts.values[i]) - x[i]) <= acts.scales[i / 32] / 2 + 1e-6)
+        }
+        for h in 0..<6 {
+            #expect(Int(acts.halfSums[h]) == (0..<16).reduce(0) { $0 + Int(acts.values[16 * h + $1]) })
+        }
+    }
+
+    @Test func dequantizeKnownBlocks() {
+        // Q8_0: scale 0.5, values -2, 4 …
+        var q8: [UInt8] = Array(withUnsafeBytes(of: Float16(0.5).bitPattern.littleEndian) { Array($0) })
+        q8 += (0..<32).map { UInt8(bitPattern: Int8($0 - 16)) }
+        var out = [Float](repeating: 0, count: 32)
+        q8.withUnsafeBytes { Dequantize.row(.q8_0, $0.baseAddress!, &out, count: 32) }
+        #expect(out == (0..<32).map { Float($0 - 16) * 0.5 })
+        // Q4_0: scale 2, byte 0x9A → low nibble 10-8 = 2 (element 0), high 9-8 = 1 (element 16).
+        var q4: [UInt8] = Array(withUnsafeBytes(of: Float16(2).bitPattern.littleEndian) { Array($0) })
+        q4 += [0x9A] + Array(repeating: 0x88, count: 15)
+        q4.withUnsafeBytes { Dequantize.row(.q4_0, $0.baseAddress!, &out, count: 32) }
+        #expect(out[0] == 4 && out[16] == 2 && out[1] == 0)
+    }
+
+    @Test func threadPoolCoversEveryIndexOnce() {
+        let pool = ThreadPool(threads: 3)
+        for total in [0, 1, 2, 5, 100, 1001] {
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(total, 1))
+            hits.initialize(repeating: 0, count: max(total, 1))
+            pool.parallelFor(total) { range in for i in range { hits[i] += 1 } }
+            #expect((0..<total).allSatisfy { hits[$0] == 1 })
+            hits.deallocate()
+        }
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
