@@ -5,19 +5,23 @@ import KernelsAVX2
 /// the types it covers where the CPU has it, the portable Swift path for everything else.
 public struct DotKernel: Sendable {
     public let name: String
-    /// out[t · outStride] = row · x_t for `tokens` activation vectors of `count` values, stored one after another.
-    let rows: @Sendable (GGMLType, UnsafeRawPointer, QuantizedActivations, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    /// For rows r of a matrix: out[t · stride + r] = row r · x_t, for `tokens` activation vectors of
+    /// `count` values stored one after another.
+    let multiply: @Sendable (GGMLType, _ data: UnsafeRawPointer, _ rowBytes: Int, Range<Int>, QuantizedActivations,
+                             _ count: Int, _ tokens: Int, UnsafeMutablePointer<Float>, _ stride: Int) -> Void
 
-    public static let portable = DotKernel(name: "portable") { type, row, x, count, tokens, out, stride in
-        for t in 0..<tokens { out[t * stride] = ScalarDot.dot(type, row: row, x, offset: t * count, count: count) }
+    public static let portable = DotKernel(name: "portable") { type, data, rowBytes, rows, x, count, tokens, out, stride in
+        for r in rows {
+            for t in 0..<tokens { out[t * stride + r] = ScalarDot.dot(type, row: data + r * rowBytes, x, offset: t * count, count: count) }
+        }
     }
 
-    public static let avx2 = DotKernel(name: "avx2") { type, row, x, count, tokens, out, stride in
+    public static let avx2 = DotKernel(name: "avx2") { type, data, rowBytes, rows, x, count, tokens, out, stride in
         guard AVX2Dot.supportedTypeIDs.contains(type.rawValue) else {
-            return portable.rows(type, row, x, count, tokens, out, stride)
+            return portable.multiply(type, data, rowBytes, rows, x, count, tokens, out, stride)
         }
-        AVX2Dot.dot(typeID: type.rawValue, row: row, scales: x.scales, values: x.values, halfSums: x.halfSums,
-                    count: count, tokens: tokens, out: out, outStride: stride)
+        AVX2Dot.multiply(typeID: type.rawValue, data: data, rowBytes: rowBytes, rows: rows, scales: x.scales, values: x.values,
+                         halfSums: x.halfSums, count: count, tokens: tokens, out: out, outStride: stride)
     }
 
     /// Every path this CPU can run, for tests that compare them.
@@ -28,14 +32,13 @@ public struct DotKernel: Sendable {
     /// One row against one activation vector (the first `count` values of `x`).
     public func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: QuantizedActivations, count: Int) -> Float {
         var out: Float = 0
-        rows(type, row, x, count, 1, &out, 1)
+        multiply(type, row, 0, 0..<1, x, count, 1, &out, 1)
         return out
     }
 
     /// One row against `tokens` activation vectors.
-    @inline(__always)
     public func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: QuantizedActivations, count: Int, tokens: Int,
                     into out: UnsafeMutablePointer<Float>, stride: Int) {
-        rows(type, row, x, count, tokens, out, stride)
+        multiply(type, row, 0, 0..<1, x, count, tokens, out, stride)
     }
 }

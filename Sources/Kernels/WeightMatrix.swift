@@ -37,9 +37,7 @@ public struct WeightMatrix: @unchecked Sendable {
                     }
                 }
             } else {
-                for r in range {
-                    kernel.dot(type, row(r), quantized, count: columns, tokens: tokens, into: out + r, stride: rows)
-                }
+                kernel.multiply(type, data, rowBytes, range, quantized, columns, tokens, out, rows)
             }
         }
     }

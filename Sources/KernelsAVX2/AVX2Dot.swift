@@ -38,13 +38,16 @@ protocol SliceDecoder {
     /// Bytes per block and slices (of 32 values) per block.
     static var blockBytes: Int { get }
     static var slicesPerBlock: Int { get }
-    /// Signed weights (Q8_0) multiply as |q| × (x with q's sign), since `maddubs` needs an unsigned operand.
+    /// Signed weights (offset types) multiply as |q| × (x with q's sign), since `maddubs` needs an unsigned operand.
     static var isSigned: Bool { get }
+    /// Whether `min0`/`min1` can be non-zero (types with a per-block minimum); the others skip that work.
+    static var hasMin: Bool { get }
     static func decode(_ block: UnsafeRawPointer, slice: Int) -> Slice
 }
 
-private let ones16 = _mm256_set1_epi16(1)
-private let lowNibbles = _mm256_set1_epi8(0x0F)
+// Constants are written inline: a global `let` would cost a lazy-initialisation check per use.
+@inline(__always) private var ones16: __m256i { _mm256_set1_epi16(1) }
+@inline(__always) private var lowNibbles: __m256i { _mm256_set1_epi8(0x0F) }
 
 /// 16 packed bytes → 32 nibbles: low nibbles first (values 0..15), then high nibbles (16..31).
 @inline(__always) private func nibbles(_ p: UnsafeRawPointer) -> __m256i {
@@ -70,6 +73,7 @@ private let lowNibbles = _mm256_set1_epi8(0x0F)
 
 extension SliceDecoder {
     static var isSigned: Bool { false }
+    static var hasMin: Bool { !isSigned }
 }
 
 enum Q8_0: SliceDecoder {
@@ -80,11 +84,12 @@ enum Q8_0: SliceDecoder {
     }
 }
 
+/// Q4_0 and Q5_0 subtract their offset in the integer domain and multiply as signed values.
 enum Q4_0: SliceDecoder {
     static let blockBytes = 18, slicesPerBlock = 1
+    static var isSigned: Bool { true }
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
-        let d = f16(b)
-        return Slice(q: nibbles(b + 2), mul: ones16, factor: d, min0: -8 * d, min1: -8 * d)
+        Slice(q: _mm256_sub_epi8(nibbles(b + 2), _mm256_set1_epi8(8)), mul: ones16, factor: f16(b), min0: 0, min1: 0)
     }
 }
 
@@ -98,10 +103,10 @@ enum Q4_1: SliceDecoder {
 
 enum Q5_0: SliceDecoder {
     static let blockBytes = 22, slicesPerBlock = 1
+    static var isSigned: Bool { true }
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
-        let d = f16(b)
         let q = _mm256_or_si256(nibbles(b + 6), highBits(b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
-        return Slice(q: q, mul: ones16, factor: d, min0: -16 * d, min1: -16 * d)
+        return Slice(q: _mm256_sub_epi8(q, _mm256_set1_epi8(16)), mul: ones16, factor: f16(b), min0: 0, min1: 0)
     }
 }
 
@@ -142,17 +147,16 @@ enum Q5_K: SliceDecoder {
 /// Q6_K: 8 slices of 32, each half with its own signed 8-bit scale; values are offset by 32.
 enum Q6_K: SliceDecoder {
     static let blockBytes = 210, slicesPerBlock = 8
+    static var isSigned: Bool { true }
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
         let half = s / 4, quarter = s % 4
         let ql = load256(b + 64 * half + (quarter % 2 == 1 ? 32 : 0))
         let low = quarter < 2 ? _mm256_and_si256(ql, lowNibbles) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), lowNibbles)
         let qh = _mm256_and_si256(_mm256_srl_epi16(load256(b + 128 + 32 * half), _mm_cvtsi32_si128(Int32(2 * quarter))), _mm256_set1_epi8(3))
-        let q = _mm256_or_si256(low, _mm256_slli_epi16(qh, 4))
+        let q = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(qh, 4)), _mm256_set1_epi8(32))
         let scales = b + 192 + 8 * half + 2 * quarter
         let s0 = Int16(scales.load(as: Int8.self)), s1 = Int16(scales.load(fromByteOffset: 1, as: Int8.self))
-        let d = f16(b, 208)
-        return Slice(q: q, mul: _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0)), factor: d,
-                     min0: -32 * d * Float(s0), min1: -32 * d * Float(s1))
+        return Slice(q: q, mul: _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0)), factor: f16(b, 208), min0: 0, min1: 0)
     }
 }
 
@@ -175,7 +179,7 @@ public enum AVX2Dot {
                 let p = _mm256_madd_epi16(product, slice.mul)
                 let dx = sx[ab]
                 acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), acc)
-                extra += dx * (slice.min0 * Float(sums[2 * ab]) + slice.min1 * Float(sums[2 * ab + 1]))
+                if D.hasMin { extra += dx * (slice.min0 * Float(sums[2 * ab]) + slice.min1 * Float(sums[2 * ab + 1])) }
                 ab += 1
             }
         }
@@ -185,19 +189,26 @@ public enum AVX2Dot {
     /// The weight types (ggml numbering) this path computes; others use the portable path.
     public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14]
 
-    /// out[t · outStride] = row · x_t for `tokens` activation vectors that are `count` values apart.
-    public static func dot(typeID: UInt32, row: UnsafeRawPointer, scales: UnsafePointer<Float>, values: UnsafePointer<Int8>,
-                           halfSums: UnsafePointer<Int16>, count: Int, tokens: Int,
-                           out: UnsafeMutablePointer<Float>, outStride: Int) {
+    /// For each row r in `rows` (each `rowBytes` long, starting at `data`):
+    /// out[t · outStride + r] = row r · x_t, for `tokens` activation vectors that are `count` values apart.
+    /// The row loop lives here so the type is dispatched once per matrix, not once per row.
+    public static func multiply(typeID: UInt32, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
+                                scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, halfSums: UnsafePointer<Int16>,
+                                count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        func each<D: SliceDecoder>(_ d: D.Type) {
+            for r in rows {
+                run(d, data + r * rowBytes, scales, values, halfSums, count, tokens, out + r, outStride)
+            }
+        }
         switch typeID {
-        case 2: run(Q4_0.self, row, scales, values, halfSums, count, tokens, out, outStride)
-        case 3: run(Q4_1.self, row, scales, values, halfSums, count, tokens, out, outStride)
-        case 6: run(Q5_0.self, row, scales, values, halfSums, count, tokens, out, outStride)
-        case 7: run(Q5_1.self, row, scales, values, halfSums, count, tokens, out, outStride)
-        case 8: run(Q8_0.self, row, scales, values, halfSums, count, tokens, out, outStride)
-        case 12: run(Q4_K.self, row, scales, values, halfSums, count, tokens, out, outStride)
-        case 13: run(Q5_K.self, row, scales, values, halfSums, count, tokens, out, outStride)
-        case 14: run(Q6_K.self, row, scales, values, halfSums, count, tokens, out, outStride)
+        case 2: each(Q4_0.self)
+        case 3: each(Q4_1.self)
+        case 6: each(Q5_0.self)
+        case 7: each(Q5_1.self)
+        case 8: each(Q8_0.self)
+        case 12: each(Q4_K.self)
+        case 13: each(Q5_K.self)
+        case 14: each(Q6_K.self)
         default: preconditionFailure("AVX2 dot product for type \(typeID) not available")
         }
     }
@@ -232,7 +243,7 @@ public enum AVX2Dot {
                         let p = _mm256_madd_epi16(product, slice.mul)
                         let dx = sx[ab]
                         a = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), a)
-                        e += dx * (slice.min0 * Float(sums[2 * ab]) + slice.min1 * Float(sums[2 * ab + 1]))
+                        if D.hasMin { e += dx * (slice.min0 * Float(sums[2 * ab]) + slice.min1 * Float(sums[2 * ab + 1])) }
                     }
                     accumulate(0, &acc.0, &extra.0)
                     if group > 1 { accumulate(1, &acc.1, &extra.1) }
