@@ -32,6 +32,7 @@ let package = Package(
         // Tests on the real models fetched by scripts/fetch-test-models.
         .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,75 @@
+import GGUF
+import Testing
+@testable import Models
+
+/// Files that cannot be run must be refused with a clear error, never a crash.
+@Suite struct ModelLoadingErrorTests {
+    /// A tiny but complete llama-style file: 2 layers, embedding 32, 2 heads of 16, vocabulary 8.
+    static func tinyLlama(architecture: String = "llama", skip: String? = nil, wrongShape: String? = nil) -> GGUFWriter {
+        var w = GGUFWriter()
+        w.set("general.architecture", .string(architecture))
+        w.set("\(architecture).embedding_length", .uint32(32))
+        w.set("\(architecture).block_count", .uint32(2))
+        w.set("\(architecture).feed_forward_length", .uint32(64))
+        w.set("\(architecture).attention.head_count", .uint32(2))
+        w.set("\(architecture).attention.head_count_kv", .uint32(1))
+        func tensor(_ name: String, _ dims: [Int]) {
+            guard name != skip else { return }
+            let shape = name == wrongShape ? dims.map { $0 * 2 } : dims
+            w.addTensor(name, dimensions: shape, floats: (0..<shape.reduce(1, *)).map { Float($0 % 7) / 7 - 0.5 })
+        }
+        tensor("token_embd.weight", [32, 8])
+        tensor("output_norm.weight", [32])
+        for l in 0..<2 {
+            let p = "blk.\(l)."
+            tensor(p + "attn_norm.weight", [32])
+            tensor(p + "attn_q.weight", [32, 32])
+            tensor(p + "attn_k.weight", [32, 16])
+            tensor(p + "attn_v.weight", [32, 16])
+            tensor(p + "attn_output.weight", [32, 32])
+            tensor(p + "ffn_norm.weight", [32])
+            tensor(p + "ffn_gate.weight", [32, 64])
+            tensor(p + "ffn_up.weight", [32, 64])
+            tensor(p + "ffn_down.weight", [64, 32])
+        }
+        return w
+    }
+
+    static func load(_ w: GGUFWriter) throws -> Transformer {
+        try Transformer(gguf: GGUFFile(data: w.bytes()), vocabularySize: 8, threads: 1, batchCapacity: 8)
+    }
+
+    @Test func aCompleteTinyModelRuns() throws {
+        let model = try Self.load(Self.tinyLlama())
+        let cache = model.makeCache(contextLength: 16)
+        let logits = model.forward([1, 2, 3], cache: cache)
+        #expect(logits.count == 8)
+        let finite = logits.allSatisfy { $0.isFinite }
+        #expect(finite)
+        #expect(cache.count == 3)
+        // The same tokens one at a time give the same last logits as one batch.
+        let other = model.makeCache(contextLength: 16)
+        var last: [Float] = []
+        for t: Int32 in [1, 2, 3] { last = model.forward([t], cache: other) }
+        let maxDiff = zip(logits, last).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(maxDiff < 1e-4)
+    }
+
+    @Test func unsupportedArchitecture() {
+        #expect(throws: ModelError.unsupportedArchitecture("mamba")) { try Self.load(Self.tinyLlama(architecture: "mamba")) }
+    }
+
+    @Test func missingTensor() {
+        #expect(throws: ModelError.missingTensor("blk.1.ffn_up.weight")) { try Self.load(Self.tinyLlama(skip: "blk.1.ffn_up.weight")) }
+    }
+
+    @Test func shapeThatDoesNotMatch() {
+        #expect(throws: ModelError.self) { try Self.load(Self.tinyLlama(wrongShape: "blk.0.attn_k.weight")) }
+    }
+
+    @Test func missingHyperParameter() {
+        var w = Self.tinyLlama()
+        w.set("llama.block_count", .string("two"))
+        #expect(throws: GGUFError.self) { try Self.load(w) }
+    }
+}
