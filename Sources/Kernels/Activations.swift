@@ -6,6 +6,8 @@ public struct QuantizedActivations {
     public let scales: UnsafeMutablePointer<Float>
     public let values: UnsafeMutablePointer<Int8>
     public let halfSums: UnsafeMutablePointer<Int16>
+    /// scale × (sum of the block's 32 values): what a weight minimum multiplies.
+    public let blockSums: UnsafeMutablePointer<Float>
 
     public init(capacity count: Int) {
         precondition(count % 32 == 0, "activation length must be a multiple of 32")
@@ -13,12 +15,14 @@ public struct QuantizedActivations {
         scales = .allocate(capacity: count / 32)
         values = .allocate(capacity: count)
         halfSums = .allocate(capacity: count / 16)
+        blockSums = .allocate(capacity: count / 32)
     }
 
     public func deallocate() {
         scales.deallocate()
         values.deallocate()
         halfSums.deallocate()
+        blockSums.deallocate()
     }
 
     /// Quantizes `count` floats into the blocks starting at value `offset`:
@@ -36,12 +40,14 @@ public struct QuantizedActivations {
             let dst = values + 32 * b
             var s0: Int16 = 0, s1: Int16 = 0
             for j in 0..<32 {
-                let q = Int8((src[j] * inv).rounded(.toNearestOrAwayFromZero))
+                let v = src[j] * inv
+                let q = Int8(v >= 0 ? v + 0.5 : v - 0.5)  // rounds half away from zero, without a libm call
                 dst[j] = q
                 if j < 16 { s0 &+= Int16(q) } else { s1 &+= Int16(q) }
             }
             halfSums[2 * b] = s0
             halfSums[2 * b + 1] = s1
+            blockSums[b] = d * Float(Int32(s0) + Int32(s1))
         }
     }
 }

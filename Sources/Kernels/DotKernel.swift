@@ -21,7 +21,7 @@ public struct DotKernel: Sendable {
             return portable.multiply(type, data, rowBytes, rows, x, count, tokens, out, stride)
         }
         AVX2Dot.multiply(typeID: type.rawValue, data: data, rowBytes: rowBytes, rows: rows, scales: x.scales, values: x.values,
-                         halfSums: x.halfSums, count: count, tokens: tokens, out: out, outStride: stride)
+                         blockSums: x.blockSums, count: count, tokens: tokens, out: out, outStride: stride)
     }
 
     /// Every path this CPU can run, for tests that compare them.

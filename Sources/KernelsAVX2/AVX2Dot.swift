@@ -1,7 +1,7 @@
 import _Builtin_intrinsics.intel
 
 // AVX2 integer dot products of quantized weight rows with int8 activation blocks (32 values each,
-// with a float scale and the sums of each 16-value half). This target is compiled with
+// with a float scale and the scaled sum of the block). This target is compiled with
 // -mavx2 -mfma -mf16c and only called after the CPU was checked for those features.
 //
 // Every weight type is read as 32-value slices: unsigned bytes `q`, 16-bit multipliers for the two
@@ -25,13 +25,13 @@ import _Builtin_intrinsics.intel
     unsafeBitCast(v, to: SIMD8<Float>.self).sum()
 }
 
-/// One decoded 32-value weight slice: w[i] = factor · mul[i / 16] · q[i] + min[i / 16].
+/// One decoded 32-value weight slice: w[i] = factor · mul[i / 16] · q[i] + min (offsets of signed
+/// types are already subtracted from q).
 struct Slice {
     var q: __m256i
     var mul: __m256i
     var factor: Float
-    var min0: Float
-    var min1: Float
+    var min: Float
 }
 
 protocol SliceDecoder {
@@ -40,7 +40,7 @@ protocol SliceDecoder {
     static var slicesPerBlock: Int { get }
     /// Signed weights (offset types) multiply as |q| × (x with q's sign), since `maddubs` needs an unsigned operand.
     static var isSigned: Bool { get }
-    /// Whether `min0`/`min1` can be non-zero (types with a per-block minimum); the others skip that work.
+    /// Whether `min` can be non-zero (types with a per-block minimum); the others skip that work.
     static var hasMin: Bool { get }
     static func decode(_ block: UnsafeRawPointer, slice: Int) -> Slice
 }
@@ -80,7 +80,7 @@ enum Q8_0: SliceDecoder {
     static let blockBytes = 34, slicesPerBlock = 1
     static var isSigned: Bool { true }
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
-        Slice(q: load256(b + 2), mul: ones16, factor: f16(b), min0: 0, min1: 0)
+        Slice(q: load256(b + 2), mul: ones16, factor: f16(b), min: 0)
     }
 }
 
@@ -89,7 +89,7 @@ enum Q4_0: SliceDecoder {
     static let blockBytes = 18, slicesPerBlock = 1
     static var isSigned: Bool { true }
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
-        Slice(q: _mm256_sub_epi8(nibbles(b + 2), _mm256_set1_epi8(8)), mul: ones16, factor: f16(b), min0: 0, min1: 0)
+        Slice(q: _mm256_sub_epi8(nibbles(b + 2), _mm256_set1_epi8(8)), mul: ones16, factor: f16(b), min: 0)
     }
 }
 
@@ -97,7 +97,7 @@ enum Q4_1: SliceDecoder {
     static let blockBytes = 20, slicesPerBlock = 1
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         let m = f16(b, 2)
-        return Slice(q: nibbles(b + 4), mul: ones16, factor: f16(b), min0: m, min1: m)
+        return Slice(q: nibbles(b + 4), mul: ones16, factor: f16(b), min: m)
     }
 }
 
@@ -106,7 +106,7 @@ enum Q5_0: SliceDecoder {
     static var isSigned: Bool { true }
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         let q = _mm256_or_si256(nibbles(b + 6), highBits(b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
-        return Slice(q: _mm256_sub_epi8(q, _mm256_set1_epi8(16)), mul: ones16, factor: f16(b), min0: 0, min1: 0)
+        return Slice(q: _mm256_sub_epi8(q, _mm256_set1_epi8(16)), mul: ones16, factor: f16(b), min: 0)
     }
 }
 
@@ -115,7 +115,7 @@ enum Q5_1: SliceDecoder {
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         let m = f16(b, 2)
         let q = _mm256_or_si256(nibbles(b + 8), highBits(b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-        return Slice(q: q, mul: ones16, factor: f16(b), min0: m, min1: m)
+        return Slice(q: q, mul: ones16, factor: f16(b), min: m)
     }
 }
 
@@ -127,7 +127,7 @@ enum Q4_K: SliceDecoder {
         let q = s % 2 == 0 ? _mm256_and_si256(bytes, lowNibbles) : _mm256_and_si256(_mm256_srli_epi16(bytes, 4), lowNibbles)
         let (sc, mn) = scaleMinK4(s, b + 4)
         let m = -f16(b, 2) * Float(mn)
-        return Slice(q: q, mul: _mm256_set1_epi16(Int16(sc)), factor: f16(b), min0: m, min1: m)
+        return Slice(q: q, mul: _mm256_set1_epi16(Int16(sc)), factor: f16(b), min: m)
     }
 }
 
@@ -140,7 +140,7 @@ enum Q5_K: SliceDecoder {
         q = _mm256_or_si256(q, _mm256_slli_epi16(bit, 4))
         let (sc, mn) = scaleMinK4(s, b + 4)
         let m = -f16(b, 2) * Float(mn)
-        return Slice(q: q, mul: _mm256_set1_epi16(Int16(sc)), factor: f16(b), min0: m, min1: m)
+        return Slice(q: q, mul: _mm256_set1_epi16(Int16(sc)), factor: f16(b), min: m)
     }
 }
 
@@ -156,7 +156,7 @@ enum Q6_K: SliceDecoder {
         let q = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(qh, 4)), _mm256_set1_epi8(32))
         let scales = b + 192 + 8 * half + 2 * quarter
         let s0 = Int16(scales.load(as: Int8.self)), s1 = Int16(scales.load(fromByteOffset: 1, as: Int8.self))
-        return Slice(q: q, mul: _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0)), factor: f16(b, 208), min0: 0, min1: 0)
+        return Slice(q: q, mul: _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0)), factor: f16(b, 208), min: 0)
     }
 }
 
@@ -164,7 +164,7 @@ public enum AVX2Dot {
     /// Matrix × vector (generation): one accumulator, no batching logic.
     @inline(__always)
     static func single<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
-                                        _ sums: UnsafePointer<Int16>, _ blocks: Int) -> Float {
+                                        _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
         var acc = _mm256_setzero_ps()
         var extra: Float = 0
         var ab = 0
@@ -179,7 +179,7 @@ public enum AVX2Dot {
                 let p = _mm256_madd_epi16(product, slice.mul)
                 let dx = sx[ab]
                 acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), acc)
-                if D.hasMin { extra += dx * (slice.min0 * Float(sums[2 * ab]) + slice.min1 * Float(sums[2 * ab + 1])) }
+                if D.hasMin { extra += slice.min * sums[ab] }
                 ab += 1
             }
         }
@@ -193,11 +193,11 @@ public enum AVX2Dot {
     /// out[t · outStride + r] = row r · x_t, for `tokens` activation vectors that are `count` values apart.
     /// The row loop lives here so the type is dispatched once per matrix, not once per row.
     public static func multiply(typeID: UInt32, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
-                                scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, halfSums: UnsafePointer<Int16>,
+                                scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
                                 count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
         func each<D: SliceDecoder>(_ d: D.Type) {
             for r in rows {
-                run(d, data + r * rowBytes, scales, values, halfSums, count, tokens, out + r, outStride)
+                run(d, data + r * rowBytes, scales, values, blockSums, count, tokens, out + r, outStride)
             }
         }
         switch typeID {
@@ -216,7 +216,7 @@ public enum AVX2Dot {
     /// Tokens are taken four at a time so that each decoded slice feeds four accumulators.
     @inline(__always)
     static func run<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
-                                     _ sums: UnsafePointer<Int16>, _ count: Int, _ tokens: Int,
+                                     _ sums: UnsafePointer<Float>, _ count: Int, _ tokens: Int,
                                      _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         let slices = count / 32
         let blocks = slices / D.slicesPerBlock
@@ -243,7 +243,7 @@ public enum AVX2Dot {
                         let p = _mm256_madd_epi16(product, slice.mul)
                         let dx = sx[ab]
                         a = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), a)
-                        if D.hasMin { e += dx * (slice.min0 * Float(sums[2 * ab]) + slice.min1 * Float(sums[2 * ab + 1])) }
+                        if D.hasMin { e += slice.min * sums[ab] }
                     }
                     accumulate(0, &acc.0, &extra.0)
                     if group > 1 { accumulate(1, &acc.1, &extra.1) }
