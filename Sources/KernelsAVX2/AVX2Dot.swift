@@ -160,6 +160,15 @@ enum Q6_K: SliceDecoder {
     }
 }
 
+/// Eight int32 partial sums of one decoded slice times 32 int8 activations.
+@inline(__always) private func slicePartials<D: SliceDecoder>(_: D.Type, _ slice: Slice, _ x: UnsafePointer<Int8>) -> __m256i {
+    let xv = load256(x)
+    let product = D.isSigned
+        ? _mm256_maddubs_epi16(_mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
+        : _mm256_maddubs_epi16(slice.q, xv)
+    return _mm256_madd_epi16(product, slice.mul)
+}
+
 public enum AVX2Dot {
     /// Matrix × vector (generation): one accumulator, no batching logic.
     @inline(__always)
@@ -172,11 +181,7 @@ public enum AVX2Dot {
             let block = row + b * D.blockBytes
             for s in 0..<D.slicesPerBlock {
                 let slice = D.decode(block, slice: s)
-                let xv = load256(x + 32 * ab)
-                let product = D.isSigned
-                    ? _mm256_maddubs_epi16(_mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
-                    : _mm256_maddubs_epi16(slice.q, xv)
-                let p = _mm256_madd_epi16(product, slice.mul)
+                let p = slicePartials(D.self, slice, x + 32 * ab)
                 let dx = sx[ab]
                 acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), acc)
                 if D.hasMin { extra += slice.min * sums[ab] }
@@ -236,11 +241,7 @@ public enum AVX2Dot {
                     let index = b * D.slicesPerBlock + s
                     @inline(__always) func accumulate(_ k: Int, _ a: inout __m256, _ e: inout Float) {
                         let ab = (t + k) * slices + index
-                        let xv = load256(x + 32 * ab)
-                        let product = D.isSigned
-                            ? _mm256_maddubs_epi16(_mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
-                            : _mm256_maddubs_epi16(slice.q, xv)
-                        let p = _mm256_madd_epi16(product, slice.mul)
+                        let p = slicePartials(D.self, slice, x + 32 * ab)
                         let dx = sx[ab]
                         a = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), a)
                         if D.hasMin { e += slice.min * sums[ab] }

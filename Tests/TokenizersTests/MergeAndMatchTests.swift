@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import Tokenizers
 
@@ -17,7 +18,7 @@ import Testing
     }
 
     @Test func heapMergeMatchesTheTextbookLoopOnRandomWords() {
-        var rng = SplitMixRNG(seed: 7)
+        var rng = SplitMix(seed: 7)
         // Random merge table over a small alphabet; merged tokens get fresh ids.
         var table: [Int64: (Int32, Float)] = [:]
         var nextID: Int32 = 10
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func trieMatcherMatchesThePlainAlgorithm() {
-        var rng = SplitMixRNG(seed: 3)
+        var rng = SplitMix(seed: 3)
         for round in 0..<200 {
             let tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool)] = (0..<Int(rng.next() % 8 + 1)).map { i in
                 (Int32(i), (0..<Int(rng.next() % 4 + 1)).map { _ in UInt8(97 + rng.next() % 3) }, rng.next() % 2 == 0)
@@ -99,17 +100,5 @@ extension SpecialTokenMatcher.Fragment {
         case .text(let t): return "T:" + String(decoding: t, as: UTF8.self)
         case .token(let id): return "#\(id)"
         }
-    }
-}
-
-struct SplitMixRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
