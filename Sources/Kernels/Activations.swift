@@ -8,6 +8,10 @@ public struct QuantizedActivations {
     public let halfSums: UnsafeMutablePointer<Int16>
     /// scale × (sum of the block's 32 values): what a weight minimum multiplies.
     public let blockSums: UnsafeMutablePointer<Float>
+    /// `scales` and `blockSums` of a batch regrouped block-major ([block][token]), so a kernel can load
+    /// the scales of consecutive tokens as one vector (filled by `regroup`).
+    public let scalesByBlock: UnsafeMutablePointer<Float>
+    public let sumsByBlock: UnsafeMutablePointer<Float>
 
     public init(capacity count: Int) {
         precondition(count % 32 == 0, "activation length must be a multiple of 32")
@@ -16,6 +20,8 @@ public struct QuantizedActivations {
         values = .allocate(capacity: count)
         halfSums = .allocate(capacity: count / 16)
         blockSums = .allocate(capacity: count / 32)
+        scalesByBlock = .allocate(capacity: count / 32)
+        sumsByBlock = .allocate(capacity: count / 32)
     }
 
     public func deallocate() {
@@ -23,6 +29,19 @@ public struct QuantizedActivations {
         values.deallocate()
         halfSums.deallocate()
         blockSums.deallocate()
+        scalesByBlock.deallocate()
+        sumsByBlock.deallocate()
+    }
+
+    /// Fills the block-major copies for `tokens` vectors of `columns` values each.
+    public func regroup(tokens: Int, columns: Int) {
+        let blocks = columns / 32
+        for t in 0..<tokens {
+            for b in 0..<blocks {
+                scalesByBlock[b * tokens + t] = scales[t * blocks + b]
+                sumsByBlock[b * tokens + t] = blockSums[t * blocks + b]
+            }
+        }
     }
 
     /// Quantizes `count` floats into the blocks starting at value `offset`:

@@ -21,7 +21,8 @@ public struct DotKernel: Sendable {
             return portable.multiply(type, data, rowBytes, rows, x, count, tokens, out, stride)
         }
         AVX2Dot.multiply(typeID: type.rawValue, data: data, rowBytes: rowBytes, rows: rows, scales: x.scales, values: x.values,
-                         blockSums: x.blockSums, count: count, tokens: tokens, out: out, outStride: stride)
+                         blockSums: x.blockSums, scalesByBlock: x.scalesByBlock, sumsByBlock: x.sumsByBlock,
+                         count: count, tokens: tokens, out: out, outStride: stride)
     }
 
     /// Every path this CPU can run, for tests that compare them.
@@ -36,7 +37,7 @@ public struct DotKernel: Sendable {
         return out
     }
 
-    /// One row against `tokens` activation vectors.
+    /// One row against `tokens` activation vectors (regrouped with `QuantizedActivations.regroup`).
     public func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: QuantizedActivations, count: Int, tokens: Int,
                     into out: UnsafeMutablePointer<Float>, stride: Int) {
         multiply(type, row, 0, 0..<1, x, count, tokens, out, stride)

@@ -84,12 +84,12 @@ enum Q8_0: SliceDecoder {
     }
 }
 
-/// Q4_0 and Q5_0 subtract their offset in the integer domain and multiply as signed values.
+/// Q4_0 and Q5_0 multiply unsigned values; their offset (−8, −16) acts as a minimum through the block sums.
 enum Q4_0: SliceDecoder {
     static let blockBytes = 18, slicesPerBlock = 1
-    static var isSigned: Bool { true }
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
-        Slice(q: _mm256_sub_epi8(nibbles(b + 2), _mm256_set1_epi8(8)), mul: ones16, factor: f16(b), min: 0)
+        let d = f16(b)
+        return Slice(q: nibbles(b + 2), mul: ones16, factor: d, min: -8 * d)
     }
 }
 
@@ -103,10 +103,10 @@ enum Q4_1: SliceDecoder {
 
 enum Q5_0: SliceDecoder {
     static let blockBytes = 22, slicesPerBlock = 1
-    static var isSigned: Bool { true }
     @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+        let d = f16(b)
         let q = _mm256_or_si256(nibbles(b + 6), highBits(b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
-        return Slice(q: _mm256_sub_epi8(q, _mm256_set1_epi8(16)), mul: ones16, factor: f16(b), min: 0)
+        return Slice(q: q, mul: ones16, factor: d, min: -16 * d)
     }
 }
 
@@ -199,10 +199,26 @@ public enum AVX2Dot {
     /// The row loop lives here so the type is dispatched once per matrix, not once per row.
     public static func multiply(typeID: UInt32, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
                                 scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
+                                scalesByBlock: UnsafePointer<Float>, sumsByBlock: UnsafePointer<Float>,
                                 count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
         func each<D: SliceDecoder>(_ d: D.Type) {
-            for r in rows {
-                run(d, data + r * rowBytes, scales, values, blockSums, count, tokens, out + r, outStride)
+            // Whole groups of eight tokens take the tiled kernel; the rest the four-token one. Rows go in
+            // blocks that stay in cache while every token group passes over them, and each group's
+            // activations stay in L1 while the rows of a block pass over it.
+            let tiled = tokens >= 8 ? tokens / 8 * 8 : 0
+            let rowBlock = 32
+            for first in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
+                let block = first..<min(first + rowBlock, rows.upperBound)
+                for t in stride(from: 0, to: tiled, by: 8) {
+                    for r in block {
+                        runEight(d, data + r * rowBytes, scalesByBlock, values, sumsByBlock, count, tokens, t, out + r, outStride)
+                    }
+                }
+                if tiled < tokens {
+                    for r in block {
+                        run(d, data + r * rowBytes, scales, values, blockSums, count, tokens, out + r, outStride, from: tiled)
+                    }
+                }
             }
         }
         switch typeID {
@@ -218,18 +234,64 @@ public enum AVX2Dot {
         }
     }
 
+    /// Eight tokens (from `t`), reduced across lanes: the eight int32 partial-sum vectors of one slice are
+    /// folded into one vector whose lane k is token k's sum, so conversion, scaling and accumulation
+    /// happen once per slice for all eight tokens. Scales and sums come block-major ([block][token]).
+    @inline(__always)
+    static func runEight<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sxByBlock: UnsafePointer<Float>,
+                                          _ x: UnsafePointer<Int8>, _ sumsByBlock: UnsafePointer<Float>, _ count: Int,
+                                          _ tokens: Int, _ t: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        let slices = count / 32
+        let blocks = slices / D.slicesPerBlock
+        let swapHalves = _mm256_setr_epi32(4, 5, 6, 7, 0, 1, 2, 3)
+        let upperHalf = _mm256_setr_epi32(0, 0, 0, 0, -1, -1, -1, -1)
+        do {
+            var acc = _mm256_setzero_ps()
+            for b in 0..<blocks {
+                let block = row + b * D.blockBytes
+                for s in 0..<D.slicesPerBlock {
+                    let slice = D.decode(block, slice: s)
+                    let index = b * D.slicesPerBlock + s
+                    let xs = x + 32 * (t * slices + index)
+                    let stride = 32 * slices
+                    let p0 = slicePartials(D.self, slice, xs)
+                    let p1 = slicePartials(D.self, slice, xs + stride)
+                    let p2 = slicePartials(D.self, slice, xs + 2 * stride)
+                    let p3 = slicePartials(D.self, slice, xs + 3 * stride)
+                    let p4 = slicePartials(D.self, slice, xs + 4 * stride)
+                    let p5 = slicePartials(D.self, slice, xs + 5 * stride)
+                    let p6 = slicePartials(D.self, slice, xs + 6 * stride)
+                    let p7 = slicePartials(D.self, slice, xs + 7 * stride)
+                    // Lanes 0-3: tokens 0-3 (low 128 bits + high 128 bits after the fold), likewise 4-7.
+                    let h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3))
+                    let h4567 = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7))
+                    let f0123 = _mm256_add_epi32(h0123, _mm256_permutevar8x32_epi32(h0123, swapHalves))
+                    let f4567 = _mm256_add_epi32(h4567, _mm256_permutevar8x32_epi32(h4567, swapHalves))
+                    let sums8 = _mm256_blendv_epi8(f0123, f4567, upperHalf)
+                    let dx = _mm256_loadu_ps(sxByBlock + index * tokens + t)
+                    acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(slice.factor), dx), _mm256_cvtepi32_ps(sums8), acc)
+                    if D.hasMin {
+                        acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.min), _mm256_loadu_ps(sumsByBlock + index * tokens + t), acc)
+                    }
+                }
+            }
+            let lanes = unsafeBitCast(acc, to: SIMD8<Float>.self)
+            for k in 0..<8 { out[(t + k) * outStride] = lanes[k] }
+        }
+    }
+
     /// Tokens are taken four at a time so that each decoded slice feeds four accumulators.
     @inline(__always)
     static func run<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
                                      _ sums: UnsafePointer<Float>, _ count: Int, _ tokens: Int,
-                                     _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+                                     _ out: UnsafeMutablePointer<Float>, _ outStride: Int, from first: Int = 0) {
         let slices = count / 32
         let blocks = slices / D.slicesPerBlock
         if tokens == 1 {
             out[0] = single(D.self, row, sx, x, sums, blocks)
             return
         }
-        var t = 0
+        var t = first
         while t < tokens {
             let group = min(4, tokens - t)
             var acc = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())

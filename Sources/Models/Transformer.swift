@@ -135,6 +135,7 @@ public final class Transformer: @unchecked Sendable {
             pool.parallelFor(tokens) { range in
                 for t in range { acts.quantize(x + t * m.columns, into: t * m.columns, count: m.columns) }
             }
+            if tokens > 1 { acts.regroup(tokens: tokens, columns: m.columns) }
         }
         m.multiply(x, quantized: acts, tokens: tokens, into: y, pool: pool, kernel: kernel)
         if let bias {

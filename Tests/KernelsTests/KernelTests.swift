@@ -59,13 +59,14 @@ import Testing
     func batchedRowsMatchSingleTokens(type: GGMLType) {
         var rng = SplitMix(seed: 11 + UInt64(type.rawValue))
         let n = 2 * 256
-        let tokens = 7
+        let tokens = 11  // one tiled group of eight and a remainder of three
         let row = Self.randomRow(type, blocks: n / type.blockGeometry.elements, rng: &rng)
         let x = (0..<(n * tokens)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 }
         let acts = QuantizedActivations(capacity: n * tokens)
         let single = QuantizedActivations(capacity: n)
         defer { acts.deallocate(); single.deallocate() }
         x.withUnsafeBufferPointer { acts.quantize($0.baseAddress!, count: n * tokens) }
+        acts.regroup(tokens: tokens, columns: n)
         for kernel in DotKernel.available {
             var out = [Float](repeating: .nan, count: 2 * tokens)
             row.withUnsafeBytes { kernel.dot(type, $0.baseAddress!, acts, count: n, tokens: tokens, into: &out, stride: 2) }
