@@ -1,3 +1,5 @@
+import KernelsAVX2
+
 /// Activations quantized on the fly for integer dot products: blocks of 32 values, each with a
 /// float scale, 32 int8 values and the sum of each half (16 values), which the weight types with
 /// offsets or minimums need.
@@ -47,6 +49,21 @@ public struct QuantizedActivations {
     /// Quantizes `count` floats into the blocks starting at value `offset`:
     /// scale = max |x| / 127, values rounded to nearest.
     public func quantize(_ x: UnsafePointer<Float>, into offset: Int = 0, count: Int) {
+        if CPUFeatures.useAVX2 {
+            quantizeAVX2(x, into: offset, count: count)
+        } else {
+            quantizePortable(x, into: offset, count: count)
+        }
+    }
+
+    func quantizeAVX2(_ x: UnsafePointer<Float>, into offset: Int, count: Int) {
+        precondition(offset % 32 == 0 && count % 32 == 0 && offset + count <= self.count)
+        let b = offset / 32
+        AVX2Quantize.blocks(x, count: count, scales: scales + b, values: values + offset, halfSums: halfSums + 2 * b,
+                            blockSums: blockSums + b)
+    }
+
+    func quantizePortable(_ x: UnsafePointer<Float>, into offset: Int, count: Int) {
         precondition(offset % 32 == 0 && count % 32 == 0 && offset + count <= self.count)
         for blockIndex in 0..<(count / 32) {
             let src = x + 32 * blockIndex

@@ -13,4 +13,7 @@ public enum CPUFeatures {
     public static var forcedPortable: Bool { ProcessInfo.processInfo.environment["WICK_SIMD"] == "portable" }
 
     public static var hasAVX2: Bool { flags.isSuperset(of: ["avx2", "fma", "f16c"]) }
+
+    /// Whether the AVX2 paths are in use.
+    public static let useAVX2 = hasAVX2 && !forcedPortable
 }

@@ -28,7 +28,7 @@ public struct DotKernel: Sendable {
     /// Every path this CPU can run, for tests that compare them.
     public static var available: [DotKernel] { CPUFeatures.hasAVX2 ? [portable, avx2] : [portable] }
 
-    public static let current: DotKernel = CPUFeatures.hasAVX2 && !CPUFeatures.forcedPortable ? avx2 : portable
+    public static let current: DotKernel = CPUFeatures.useAVX2 ? avx2 : portable
 
     /// One row against one activation vector (the first `count` values of `x`).
     public func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: QuantizedActivations, count: Int) -> Float {

@@ -3,7 +3,7 @@ import KernelsAVX2
 /// Attention's vector math over half-precision keys and values: AVX2/F16C where available
 /// (and the length is a multiple of 8), plain Swift otherwise.
 public enum HalfVectors {
-    static let useAVX2 = CPUFeatures.hasAVX2 && !CPUFeatures.forcedPortable
+    static let useAVX2 = CPUFeatures.useAVX2
 
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float16>, count n: Int) -> Float {
         if useAVX2 && n % 8 == 0 {

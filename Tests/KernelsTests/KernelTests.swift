@@ -78,18 +78,31 @@ import Testing
         }
     }
 
+    /// Both quantizers: values within half a step, sums consistent, the same scales.
     @Test func activationQuantizationRoundTrips() {
         var rng = SplitMix(seed: 5)
-        let x = (0..<96).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 }
-        let acts = QuantizedActivations(capacity: 96)
-        defer { acts.deallocate() }
-        x.withUnsafeBufferPointer { acts.quantize($0.baseAddress!, count: 96) }
-        for i in 0..<96 {
-            #expect(abs(acts.scales[i / 32] * Float(acts.values[i]) - x[i]) <= acts.scales[i / 32] / 2 + 1e-6)
+        let x = (0..<96).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 } + [Float](repeating: 0, count: 32)
+        let paths: [(String, (QuantizedActivations, UnsafePointer<Float>) -> Void)] = CPUFeatures.hasAVX2
+            ? [("portable", { $0.quantizePortable($1, into: 0, count: 128) }), ("avx2", { $0.quantizeAVX2($1, into: 0, count: 128) })]
+            : [("portable", { $0.quantizePortable($1, into: 0, count: 128) })]
+        var scales: [[Float]] = []
+        for (name, quantize) in paths {
+            let acts = QuantizedActivations(capacity: 128)
+            defer { acts.deallocate() }
+            x.withUnsafeBufferPointer { quantize(acts, $0.baseAddress!) }
+            for i in 0..<128 {
+                #expect(abs(acts.scales[i / 32] * Float(acts.values[i]) - x[i]) <= acts.scales[i / 32] / 2 + 1e-6, "\(name) \(i)")
+            }
+            for h in 0..<8 {
+                #expect(Int(acts.halfSums[h]) == (0..<16).reduce(0) { $0 + Int(acts.values[16 * h + $1]) }, "\(name)")
+            }
+            for b in 0..<4 {
+                #expect(abs(acts.blockSums[b] - acts.scales[b] * Float(Int(acts.halfSums[2 * b]) + Int(acts.halfSums[2 * b + 1]))) < 1e-3)
+            }
+            #expect(acts.scales[3] == 0 && acts.values[100] == 0)
+            scales.append((0..<4).map { acts.scales[$0] })
         }
-        for h in 0..<6 {
-            #expect(Int(acts.halfSums[h]) == (0..<16).reduce(0) { $0 + Int(acts.values[16 * h + $1]) })
-        }
+        #expect(Set(scales).count == 1)
     }
 
     @Test func dequantizeKnownBlocks() {
