@@ -5,7 +5,8 @@ import Testing
 /// Files that cannot be run must be refused with a clear error, never a crash.
 @Suite struct ModelLoadingErrorTests {
     /// A tiny but complete llama-style file: 2 layers, embedding 32, 2 heads of 16, vocabulary 8.
-    static func tinyLlama(architecture: String = "llama", skip: String? = nil, wrongShape: String? = nil) -> GGUFWriter {
+    /// `headDim`: an explicit `attention.key_length` (Mistral Nemo style) different from embedding / heads.
+    static func tinyLlama(architecture: String = "llama", skip: String? = nil, wrongShape: String? = nil, headDim: Int? = nil) -> GGUFWriter {
         var w = GGUFWriter()
         w.set("general.architecture", .string(architecture))
         w.set("\(architecture).embedding_length", .uint32(32))
@@ -13,6 +14,8 @@ import Testing
         w.set("\(architecture).feed_forward_length", .uint32(64))
         w.set("\(architecture).attention.head_count", .uint32(2))
         w.set("\(architecture).attention.head_count_kv", .uint32(1))
+        if let headDim { w.set("\(architecture).attention.key_length", .uint32(UInt32(headDim))) }
+        let head = headDim ?? 16
         func tensor(_ name: String, _ dims: [Int]) {
             guard name != skip else { return }
             let shape = name == wrongShape ? dims.map { $0 * 2 } : dims
@@ -23,10 +26,10 @@ import Testing
         for l in 0..<2 {
             let p = "blk.\(l)."
             tensor(p + "attn_norm.weight", [32])
-            tensor(p + "attn_q.weight", [32, 32])
-            tensor(p + "attn_k.weight", [32, 16])
-            tensor(p + "attn_v.weight", [32, 16])
-            tensor(p + "attn_output.weight", [32, 32])
+            tensor(p + "attn_q.weight", [32, 2 * head])
+            tensor(p + "attn_k.weight", [32, head])
+            tensor(p + "attn_v.weight", [32, head])
+            tensor(p + "attn_output.weight", [2 * head, 32])
             tensor(p + "ffn_norm.weight", [32])
             tensor(p + "ffn_gate.weight", [32, 64])
             tensor(p + "ffn_up.weight", [32, 64])
@@ -53,6 +56,13 @@ import Testing
         for t: Int32 in [1, 2, 3] { last = model.forward([t], cache: other) }
         let maxDiff = zip(logits, last).map { abs($0 - $1) }.max() ?? .infinity
         #expect(maxDiff < 1e-4)
+    }
+
+    @Test func explicitHeadSizeDifferentFromEmbeddingOverHeads() throws {
+        let model = try Self.load(Self.tinyLlama(architecture: "mistral", headDim: 32))
+        #expect(model.config.headDim == 32)
+        let logits = model.forward([4, 5], cache: model.makeCache(contextLength: 8))
+        #expect(logits.count == 8 && logits.allSatisfy { $0.isFinite })
     }
 
     @Test func unsupportedArchitecture() {
