@@ -16,7 +16,13 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["GGUF"]),
         // One target per SIMD level, compiled with that level's features; `Kernels` picks one at run time.
         .target(name: "KernelsAVX2", swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]),
-        .target(name: "Kernels", dependencies: ["GGUF", "KernelsAVX2"]),
+        .target(
+            name: "KernelsAVX512",
+            dependencies: ["KernelsAVX2"],
+            swiftSettings: [.unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512vnni",
+                                          "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]
+        ),
+        .target(name: "Kernels", dependencies: ["GGUF", "KernelsAVX2", "KernelsAVX512"]),
         .target(name: "Models", dependencies: ["GGUF", "Kernels"]),
         .target(name: "Engine", dependencies: ["Models", "Tokenizers"]),
         .executableTarget(
@@ -29,7 +35,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF", "TestSupport"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "GGUF", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "TestSupport"]),
         // Tests on the real models fetched by scripts/fetch-test-models.
         .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF"]),

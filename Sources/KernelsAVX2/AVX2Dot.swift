@@ -9,32 +9,40 @@ import _Builtin_intrinsics.intel
 // minimums (w = factor·mul·q + min). One weight slice is decoded once and used for every token of
 // the batch, so prompt processing is a matrix × matrix product, not repeated matrix × vector.
 
-@inline(__always) func f16(_ p: UnsafeRawPointer, _ offset: Int = 0) -> Float {
+@inlinable @inline(__always) public func f16(_ p: UnsafeRawPointer, _ offset: Int = 0) -> Float {
     _cvtsh_ss(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
 }
 
-@inline(__always) func load256(_ p: UnsafeRawPointer) -> __m256i {
+@inlinable @inline(__always) public func load256(_ p: UnsafeRawPointer) -> __m256i {
     _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self))
 }
 
-@inline(__always) func load128(_ p: UnsafeRawPointer) -> __m128i {
+@inlinable @inline(__always) public func load128(_ p: UnsafeRawPointer) -> __m128i {
     _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self))
 }
 
-@inline(__always) func horizontalSum(_ v: __m256) -> Float {
+@inlinable @inline(__always) public func horizontalSum(_ v: __m256) -> Float {
     unsafeBitCast(v, to: SIMD8<Float>.self).sum()
 }
 
 /// One decoded 32-value weight slice: w[i] = factor · mul[i / 16] · q[i] + min (offsets of signed
 /// types are already subtracted from q).
-struct Slice {
-    var q: __m256i
-    var mul: __m256i
-    var factor: Float
-    var min: Float
+public struct Slice {
+    public var q: __m256i
+    public var mul: __m256i
+    public var factor: Float
+    public var min: Float
+
+    @inlinable @inline(__always)
+    public init(q: __m256i, mul: __m256i, factor: Float, min: Float) {
+        self.q = q
+        self.mul = mul
+        self.factor = factor
+        self.min = min
+    }
 }
 
-protocol SliceDecoder {
+public protocol SliceDecoder {
     /// Bytes per block and slices (of 32 values) per block.
     static var blockBytes: Int { get }
     static var slicesPerBlock: Int { get }
@@ -42,22 +50,24 @@ protocol SliceDecoder {
     static var isSigned: Bool { get }
     /// Whether `min` can be non-zero (types with a per-block minimum); the others skip that work.
     static var hasMin: Bool { get }
+    /// Whether `mul` holds scales (not all ones).
+    static var hasScales: Bool { get }
     static func decode(_ block: UnsafeRawPointer, slice: Int) -> Slice
 }
 
 // Constants are written inline: a global `let` would cost a lazy-initialisation check per use.
-@inline(__always) private var ones16: __m256i { _mm256_set1_epi16(1) }
-@inline(__always) private var lowNibbles: __m256i { _mm256_set1_epi8(0x0F) }
+@inlinable @inline(__always) var ones16: __m256i { _mm256_set1_epi16(1) }
+@inlinable @inline(__always) var lowNibbles: __m256i { _mm256_set1_epi8(0x0F) }
 
 /// 16 packed bytes → 32 nibbles: low nibbles first (values 0..15), then high nibbles (16..31).
-@inline(__always) private func nibbles(_ p: UnsafeRawPointer) -> __m256i {
+@inlinable @inline(__always) func nibbles(_ p: UnsafeRawPointer) -> __m256i {
     let v = load128(p)
     let mask = _mm_set1_epi8(0x0F)
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), mask), _mm_and_si128(v, mask))
 }
 
 /// Byte j = 0x10 where bit j of `bits` is set, else 0.
-@inline(__always) private func highBits(_ bits: UInt32) -> __m256i {
+@inlinable @inline(__always) func highBits(_ bits: UInt32) -> __m256i {
     let v = _mm256_set1_epi32(Int32(bitPattern: bits))
     let spread = _mm256_shuffle_epi8(v, _mm256_setr_epi64x(0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303))
     let select = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
@@ -65,54 +75,60 @@ protocol SliceDecoder {
     return _mm256_and_si256(isSet, _mm256_set1_epi8(0x10))
 }
 
-@inline(__always) private func scaleMinK4(_ j: Int, _ q: UnsafeRawPointer) -> (Int32, Int32) {
+@inlinable @inline(__always) func scaleMinK4(_ j: Int, _ q: UnsafeRawPointer) -> (Int32, Int32) {
     let b = { (i: Int) in q.load(fromByteOffset: i, as: UInt8.self) }
     if j < 4 { return (Int32(b(j) & 63), Int32(b(j + 4) & 63)) }
     return (Int32((b(j + 4) & 0xF) | ((b(j - 4) >> 6) << 4)), Int32((b(j + 4) >> 4) | ((b(j) >> 6) << 4)))
 }
 
 extension SliceDecoder {
-    static var isSigned: Bool { false }
-    static var hasMin: Bool { !isSigned }
+    @inlinable public static var isSigned: Bool { false }
+    @inlinable public static var hasMin: Bool { !isSigned }
+    @inlinable public static var hasScales: Bool { false }
 }
 
-enum Q8_0: SliceDecoder {
-    static let blockBytes = 34, slicesPerBlock = 1
-    static var isSigned: Bool { true }
-    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+public enum Q8_0: SliceDecoder {
+    @inlinable public static var blockBytes: Int { 34 }
+    @inlinable public static var slicesPerBlock: Int { 1 }
+    @inlinable public static var isSigned: Bool { true }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         Slice(q: load256(b + 2), mul: ones16, factor: f16(b), min: 0)
     }
 }
 
 /// Q4_0 and Q5_0 multiply unsigned values; their offset (−8, −16) acts as a minimum through the block sums.
-enum Q4_0: SliceDecoder {
-    static let blockBytes = 18, slicesPerBlock = 1
-    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+public enum Q4_0: SliceDecoder {
+    @inlinable public static var blockBytes: Int { 18 }
+    @inlinable public static var slicesPerBlock: Int { 1 }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         let d = f16(b)
         return Slice(q: nibbles(b + 2), mul: ones16, factor: d, min: -8 * d)
     }
 }
 
-enum Q4_1: SliceDecoder {
-    static let blockBytes = 20, slicesPerBlock = 1
-    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+public enum Q4_1: SliceDecoder {
+    @inlinable public static var blockBytes: Int { 20 }
+    @inlinable public static var slicesPerBlock: Int { 1 }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         let m = f16(b, 2)
         return Slice(q: nibbles(b + 4), mul: ones16, factor: f16(b), min: m)
     }
 }
 
-enum Q5_0: SliceDecoder {
-    static let blockBytes = 22, slicesPerBlock = 1
-    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+public enum Q5_0: SliceDecoder {
+    @inlinable public static var blockBytes: Int { 22 }
+    @inlinable public static var slicesPerBlock: Int { 1 }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         let d = f16(b)
         let q = _mm256_or_si256(nibbles(b + 6), highBits(b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
         return Slice(q: q, mul: ones16, factor: d, min: -16 * d)
     }
 }
 
-enum Q5_1: SliceDecoder {
-    static let blockBytes = 24, slicesPerBlock = 1
-    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+public enum Q5_1: SliceDecoder {
+    @inlinable public static var blockBytes: Int { 24 }
+    @inlinable public static var slicesPerBlock: Int { 1 }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         let m = f16(b, 2)
         let q = _mm256_or_si256(nibbles(b + 8), highBits(b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         return Slice(q: q, mul: ones16, factor: f16(b), min: m)
@@ -120,9 +136,11 @@ enum Q5_1: SliceDecoder {
 }
 
 /// Q4_K and Q5_K: 8 slices of 32 with 6-bit scales and minimums.
-enum Q4_K: SliceDecoder {
-    static let blockBytes = 144, slicesPerBlock = 8
-    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
+public enum Q4_K: SliceDecoder {
+    @inlinable public static var hasScales: Bool { true }
+    @inlinable public static var blockBytes: Int { 144 }
+    @inlinable public static var slicesPerBlock: Int { 8 }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
         let bytes = load256(b + 16 + 32 * (s / 2))
         let q = s % 2 == 0 ? _mm256_and_si256(bytes, lowNibbles) : _mm256_and_si256(_mm256_srli_epi16(bytes, 4), lowNibbles)
         let (sc, mn) = scaleMinK4(s, b + 4)
@@ -131,9 +149,11 @@ enum Q4_K: SliceDecoder {
     }
 }
 
-enum Q5_K: SliceDecoder {
-    static let blockBytes = 176, slicesPerBlock = 8
-    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
+public enum Q5_K: SliceDecoder {
+    @inlinable public static var hasScales: Bool { true }
+    @inlinable public static var blockBytes: Int { 176 }
+    @inlinable public static var slicesPerBlock: Int { 8 }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
         let bytes = load256(b + 48 + 32 * (s / 2))
         var q = s % 2 == 0 ? _mm256_and_si256(bytes, lowNibbles) : _mm256_and_si256(_mm256_srli_epi16(bytes, 4), lowNibbles)
         let bit = _mm256_and_si256(_mm256_srl_epi16(load256(b + 16), _mm_cvtsi32_si128(Int32(s))), _mm256_set1_epi8(1))
@@ -145,10 +165,12 @@ enum Q5_K: SliceDecoder {
 }
 
 /// Q6_K: 8 slices of 32, each half with its own signed 8-bit scale; values are offset by 32.
-enum Q6_K: SliceDecoder {
-    static let blockBytes = 210, slicesPerBlock = 8
-    static var isSigned: Bool { true }
-    @inline(__always) static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
+public enum Q6_K: SliceDecoder {
+    @inlinable public static var hasScales: Bool { true }
+    @inlinable public static var blockBytes: Int { 210 }
+    @inlinable public static var slicesPerBlock: Int { 8 }
+    @inlinable public static var isSigned: Bool { true }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
         let half = s / 4, quarter = s % 4
         let ql = load256(b + 64 * half + (quarter % 2 == 1 ? 32 : 0))
         let low = quarter < 2 ? _mm256_and_si256(ql, lowNibbles) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), lowNibbles)
@@ -160,19 +182,27 @@ enum Q6_K: SliceDecoder {
     }
 }
 
-/// Eight int32 partial sums of one decoded slice times 32 int8 activations.
-@inline(__always) private func slicePartials<D: SliceDecoder>(_: D.Type, _ slice: Slice, _ x: UnsafePointer<Int8>) -> __m256i {
-    let xv = load256(x)
-    let product = D.isSigned
-        ? _mm256_maddubs_epi16(_mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
-        : _mm256_maddubs_epi16(slice.q, xv)
-    return _mm256_madd_epi16(product, slice.mul)
+/// How a decoded slice is multiplied with 32 int8 activations into eight int32 partial sums (lanes 0-3
+/// from the first 16 values, 4-7 from the second): `maddubs`+`madd` here, `dpbusd` in the VNNI target.
+public protocol SliceProduct {
+    static func partials<D: SliceDecoder>(_: D.Type, _ slice: Slice, _ x: UnsafePointer<Int8>) -> __m256i
+}
+
+public enum MaddubsProduct: SliceProduct {
+    @inlinable @inline(__always)
+    public static func partials<D: SliceDecoder>(_: D.Type, _ slice: Slice, _ x: UnsafePointer<Int8>) -> __m256i {
+        let xv = load256(x)
+        let product = D.isSigned
+            ? _mm256_maddubs_epi16(_mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
+            : _mm256_maddubs_epi16(slice.q, xv)
+        return _mm256_madd_epi16(product, slice.mul)
+    }
 }
 
 public enum AVX2Dot {
     /// Matrix × vector (generation): one accumulator, no batching logic.
-    @inline(__always)
-    static func single<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
+    @inlinable @inline(__always)
+    static func single<P: SliceProduct, D: SliceDecoder>(_: P.Type, _: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
                                         _ sums: UnsafePointer<Float>, _ blocks: Int) -> Float {
         var acc = _mm256_setzero_ps()
         var extra: Float = 0
@@ -181,7 +211,7 @@ public enum AVX2Dot {
             let block = row + b * D.blockBytes
             for s in 0..<D.slicesPerBlock {
                 let slice = D.decode(block, slice: s)
-                let p = slicePartials(D.self, slice, x + 32 * ab)
+                let p = P.partials(D.self, slice, x + 32 * ab)
                 let dx = sx[ab]
                 acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), acc)
                 if D.hasMin { extra += slice.min * sums[ab] }
@@ -201,25 +231,20 @@ public enum AVX2Dot {
                                 scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
                                 scalesByBlock: UnsafePointer<Float>, sumsByBlock: UnsafePointer<Float>,
                                 count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        func each<D: SliceDecoder>(_ d: D.Type) {
-            // Whole groups of eight tokens take the tiled kernel; the rest the four-token one. Rows go in
-            // blocks that stay in cache while every token group passes over them, and each group's
-            // activations stay in L1 while the rows of a block pass over it.
-            let tiled = tokens >= 8 ? tokens / 8 * 8 : 0
-            let rowBlock = 32
-            for first in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
-                let block = first..<min(first + rowBlock, rows.upperBound)
-                for t in stride(from: 0, to: tiled, by: 8) {
-                    for r in block {
-                        runEight(d, data + r * rowBytes, scalesByBlock, values, sumsByBlock, count, tokens, t, out + r, outStride)
-                    }
-                }
-                if tiled < tokens {
-                    for r in block {
-                        run(d, data + r * rowBytes, scales, values, blockSums, count, tokens, out + r, outStride, from: tiled)
-                    }
-                }
-            }
+        multiply(MaddubsProduct.self, typeID: typeID, data: data, rowBytes: rowBytes, rows: rows, scales: scales, values: values,
+                 blockSums: blockSums, scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count, tokens: tokens,
+                 out: out, outStride: outStride)
+    }
+
+    /// The same with another slice product (the VNNI target passes its own; inlined there, so compiled with its features).
+    @inlinable @inline(__always)
+    public static func multiply<P: SliceProduct>(_ product: P.Type, typeID: UInt32, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
+                                scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
+                                scalesByBlock: UnsafePointer<Float>, sumsByBlock: UnsafePointer<Float>,
+                                count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        @inline(__always) func each<D: SliceDecoder>(_ d: D.Type) {
+            rowsLoop(P.self, d, data: data, rowBytes: rowBytes, rows: rows, scales: scales, values: values, blockSums: blockSums,
+                     scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count, tokens: tokens, out: out, outStride: outStride)
         }
         switch typeID {
         case 2: each(Q4_0.self)
@@ -234,11 +259,37 @@ public enum AVX2Dot {
         }
     }
 
+    /// Whole groups of eight tokens take the tiled kernel; the rest the four-token one. Rows go in blocks
+    /// that stay in cache while every token group passes over them, and each group's activations stay in
+    /// L1 while the rows of a block pass over it.
+    @inlinable @inline(__always)
+    public static func rowsLoop<P: SliceProduct, D: SliceDecoder>(_: P.Type, _ d: D.Type, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
+                                                                 scales: UnsafePointer<Float>, values: UnsafePointer<Int8>,
+                                                                 blockSums: UnsafePointer<Float>, scalesByBlock: UnsafePointer<Float>,
+                                                                 sumsByBlock: UnsafePointer<Float>, count: Int, tokens: Int,
+                                                                 out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let tiled = tokens >= 8 ? tokens / 8 * 8 : 0
+        let rowBlock = 32
+        for first in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
+            let block = first..<min(first + rowBlock, rows.upperBound)
+            for t in stride(from: 0, to: tiled, by: 8) {
+                for r in block {
+                    runEight(P.self, d, data + r * rowBytes, scalesByBlock, values, sumsByBlock, count, tokens, t, out + r, outStride)
+                }
+            }
+            if tiled < tokens {
+                for r in block {
+                    run(P.self, d, data + r * rowBytes, scales, values, blockSums, count, tokens, out + r, outStride, from: tiled)
+                }
+            }
+        }
+    }
+
     /// Eight tokens (from `t`), reduced across lanes: the eight int32 partial-sum vectors of one slice are
     /// folded into one vector whose lane k is token k's sum, so conversion, scaling and accumulation
     /// happen once per slice for all eight tokens. Scales and sums come block-major ([block][token]).
-    @inline(__always)
-    static func runEight<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sxByBlock: UnsafePointer<Float>,
+    @inlinable @inline(__always)
+    static func runEight<P: SliceProduct, D: SliceDecoder>(_: P.Type, _: D.Type, _ row: UnsafeRawPointer, _ sxByBlock: UnsafePointer<Float>,
                                           _ x: UnsafePointer<Int8>, _ sumsByBlock: UnsafePointer<Float>, _ count: Int,
                                           _ tokens: Int, _ t: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         let slices = count / 32
@@ -254,14 +305,14 @@ public enum AVX2Dot {
                     let index = b * D.slicesPerBlock + s
                     let xs = x + 32 * (t * slices + index)
                     let stride = 32 * slices
-                    let p0 = slicePartials(D.self, slice, xs)
-                    let p1 = slicePartials(D.self, slice, xs + stride)
-                    let p2 = slicePartials(D.self, slice, xs + 2 * stride)
-                    let p3 = slicePartials(D.self, slice, xs + 3 * stride)
-                    let p4 = slicePartials(D.self, slice, xs + 4 * stride)
-                    let p5 = slicePartials(D.self, slice, xs + 5 * stride)
-                    let p6 = slicePartials(D.self, slice, xs + 6 * stride)
-                    let p7 = slicePartials(D.self, slice, xs + 7 * stride)
+                    let p0 = P.partials(D.self, slice, xs)
+                    let p1 = P.partials(D.self, slice, xs + stride)
+                    let p2 = P.partials(D.self, slice, xs + 2 * stride)
+                    let p3 = P.partials(D.self, slice, xs + 3 * stride)
+                    let p4 = P.partials(D.self, slice, xs + 4 * stride)
+                    let p5 = P.partials(D.self, slice, xs + 5 * stride)
+                    let p6 = P.partials(D.self, slice, xs + 6 * stride)
+                    let p7 = P.partials(D.self, slice, xs + 7 * stride)
                     // Lanes 0-3: tokens 0-3 (low 128 bits + high 128 bits after the fold), likewise 4-7.
                     let h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3))
                     let h4567 = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7))
@@ -281,14 +332,14 @@ public enum AVX2Dot {
     }
 
     /// Tokens are taken four at a time so that each decoded slice feeds four accumulators.
-    @inline(__always)
-    static func run<D: SliceDecoder>(_: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
+    @inlinable @inline(__always)
+    static func run<P: SliceProduct, D: SliceDecoder>(_: P.Type, _: D.Type, _ row: UnsafeRawPointer, _ sx: UnsafePointer<Float>, _ x: UnsafePointer<Int8>,
                                      _ sums: UnsafePointer<Float>, _ count: Int, _ tokens: Int,
                                      _ out: UnsafeMutablePointer<Float>, _ outStride: Int, from first: Int = 0) {
         let slices = count / 32
         let blocks = slices / D.slicesPerBlock
         if tokens == 1 {
-            out[0] = single(D.self, row, sx, x, sums, blocks)
+            out[0] = single(P.self, D.self, row, sx, x, sums, blocks)
             return
         }
         var t = first
@@ -303,7 +354,7 @@ public enum AVX2Dot {
                     let index = b * D.slicesPerBlock + s
                     @inline(__always) func accumulate(_ k: Int, _ a: inout __m256, _ e: inout Float) {
                         let ab = (t + k) * slices + index
-                        let p = slicePartials(D.self, slice, x + 32 * ab)
+                        let p = P.partials(D.self, slice, x + 32 * ab)
                         let dx = sx[ab]
                         a = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), a)
                         if D.hasMin { e += slice.min * sums[ab] }

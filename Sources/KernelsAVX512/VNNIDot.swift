@@ -1,0 +1,48 @@
+import KernelsAVX2
+import _Builtin_intrinsics.intel
+
+// AVX-512 VNNI (on 256-bit vectors, AVX512VL): `vpdpbusd` multiplies unsigned by signed bytes and adds
+// groups of four into int32 in one instruction, without the int16 saturation of `maddubs`. The
+// decoders and drivers are AVX2Dot's, inlined here and so compiled with this target's features.
+
+enum VNNIProduct: SliceProduct {
+    @inline(__always)
+    static func partials<D: SliceDecoder>(_: D.Type, _ slice: Slice, _ x: UnsafePointer<Int8>) -> __m256i {
+        let xv = load256(x)
+        let zero = _mm256_setzero_si256()
+        // The unmasked form is a C macro Swift cannot import; an all-ones mask compiles to plain `vpdpbusd`.
+        var p = D.isSigned
+            ? _mm256_mask_dpbusd_epi32(zero, 0xFF, _mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
+            : _mm256_mask_dpbusd_epi32(zero, 0xFF, slice.q, xv)
+        if D.hasScales {
+            // Each 32-bit lane of `mul` holds its 16-bit scale twice; lanes 0-3 cover the first 16 values.
+            p = _mm256_mullo_epi32(p, _mm256_srai_epi32(slice.mul, 16))
+        }
+        return p
+    }
+}
+
+public enum VNNIDot {
+    public static func multiply(typeID: UInt32, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
+                                scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
+                                scalesByBlock: UnsafePointer<Float>, sumsByBlock: UnsafePointer<Float>,
+                                count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        // Each decoder named here, so every loop is specialised and compiled in this module.
+        func each<D: SliceDecoder>(_ d: D.Type) {
+            AVX2Dot.rowsLoop(VNNIProduct.self, d, data: data, rowBytes: rowBytes, rows: rows, scales: scales, values: values,
+                             blockSums: blockSums, scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count,
+                             tokens: tokens, out: out, outStride: outStride)
+        }
+        switch typeID {
+        case 2: each(Q4_0.self)
+        case 3: each(Q4_1.self)
+        case 6: each(Q5_0.self)
+        case 7: each(Q5_1.self)
+        case 8: each(Q8_0.self)
+        case 12: each(Q4_K.self)
+        case 13: each(Q5_K.self)
+        case 14: each(Q6_K.self)
+        default: preconditionFailure("VNNI dot product for type \(typeID) not available")
+        }
+    }
+}
