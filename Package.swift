@@ -24,6 +24,7 @@ let package = Package(
         ),
         .target(name: "Kernels", dependencies: ["GGUF", "KernelsAVX2", "KernelsAVX512"]),
         .target(name: "Models", dependencies: ["GGUF", "Kernels"]),
+        .target(name: "Templates"),
         .target(name: "Engine", dependencies: ["Models", "Tokenizers"]),
         .executableTarget(
             name: "wick",
@@ -40,6 +41,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF"]),
+        .testTarget(name: "TemplatesTests", dependencies: ["Templates"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
