@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -26,10 +28,15 @@ let package = Package(
         .target(name: "Models", dependencies: ["GGUF", "Kernels"]),
         .target(name: "Templates"),
         .target(name: "Engine", dependencies: ["Models", "Tokenizers"]),
+        .target(
+            name: "Server",
+            dependencies: ["Engine", "Models", "Tokenizers", "Templates", "GGUF", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types")]
+        ),
         .executableTarget(
             name: "wick",
             dependencies: [
-                "GGUF", "Tokenizers", "Kernels", "Models", "Engine",
+                "GGUF", "Tokenizers", "Kernels", "Models", "Engine", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

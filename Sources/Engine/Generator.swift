@@ -4,7 +4,7 @@ import Tokenizers
 
 /// What a generation produced and how fast.
 public struct GenerationResult: Sendable {
-    public enum FinishReason: String, Sendable { case stop, length }
+    public enum FinishReason: String, Sendable { case stop, length, cancelled }
     public var tokens: [Int32] = []
     public var text = ""
     public var finishReason: FinishReason = .length
@@ -37,6 +37,7 @@ public struct Generator {
 
     public func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String] = [],
                          ignoreEndOfGeneration: Bool = false, topLogprobs: Int = 0,
+                         isCancelled: () -> Bool = { false },
                          onText: (String) -> Void = { _ in }) -> GenerationResult {
         var result = GenerationResult()
         result.promptTokens = prompt.count
@@ -59,6 +60,10 @@ public struct Generator {
         var history = prompt
         var stoppedByString = false
         generation: while result.tokens.count < maxTokens {
+            if isCancelled() {
+                result.finishReason = .cancelled
+                break
+            }
             let token = sampler.sample(logits, history: history)
             if !ignoreEndOfGeneration && tokenizer.vocabulary.endOfGeneration.contains(token) {
                 result.finishReason = .stop

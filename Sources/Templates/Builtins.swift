@@ -128,6 +128,16 @@ enum Builtins {
         }
     }
 
+    static func compactJSON(_ v: Value) -> String {
+        switch v {
+        case .array(let a): return "[" + a.map(compactJSON).joined(separator: ",") + "]"
+        case .object(let o): return "{" + o.pairs.map { jsonString($0.0) + ":" + compactJSON($0.1) }.joined(separator: ",") + "}"
+        case .namespace(let ns): return compactJSON(.object(ns.attributes))
+        case .macro, .builtin: return "null"
+        default: return (try? json(v, indent: nil)) ?? "null"
+        }
+    }
+
     static func jsonString(_ s: String) -> String {
         var out = "\""
         for c in s.unicodeScalars {

@@ -1,6 +1,14 @@
 /// Parses JSON text into template values, keeping object keys in document order (the order
 /// `tojson` must reproduce, e.g. for tool schemas).
 extension Value {
+    /// JSON text of this value (Python `json.dumps` style separators), e.g. for API responses.
+    public func jsonText(indent: Int? = nil) throws -> String {
+        try Builtins.json(self, indent: indent)
+    }
+
+    /// Compact JSON (no spaces), as OpenAI-style APIs send it.
+    public var compactJSON: String { Builtins.compactJSON(self) }
+
     public init(jsonText: String) throws {
         var parser = JSONParser(Array(jsonText.utf8))
         self = try parser.parseDocument()
@@ -22,6 +30,7 @@ struct JSONParser {
     }
 
     private func error(_ what: String) -> TemplateError { .syntax("invalid JSON at byte \(i): \(what)") }
+
 
     private mutating func skipSpace() {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }

@@ -35,9 +35,9 @@ struct Generate: ParsableCommand {
         let session = Session(transformer: loaded.transformer, contextLength: contextLength)
         let generator = Generator(session: session, tokenizer: loaded.tokenizer)
         let result = generator.generate(prompt: promptTokens, parameters: parameters, maxTokens: min(n, contextLength - promptTokens.count),
-                                        ignoreEndOfGeneration: ignoreEos, topLogprobs: logprobs) { text in
+                                        ignoreEndOfGeneration: ignoreEos, topLogprobs: logprobs, onText: { text in
             if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
-        }
+        })
         if json {
             var object: [String: Any] = [
                 "tokens": result.tokens.map(Int.init), "text": result.text, "prompt_tokens": promptTokens.count,

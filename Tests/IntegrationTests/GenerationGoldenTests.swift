@@ -95,7 +95,7 @@ import Tokenizers
         let full = generator.generate(prompt: prompt, parameters: .greedy, maxTokens: 24)
         let stop = try #require(full.text.range(of: "\n")).lowerBound
         var streamed = ""
-        let cut = generator.generate(prompt: prompt, parameters: .greedy, maxTokens: 24, stop: ["\n"]) { streamed += $0 }
+        let cut = generator.generate(prompt: prompt, parameters: .greedy, maxTokens: 24, stop: ["\n"], onText: { streamed += $0 })
         #expect(cut.text == String(full.text[..<stop]))
         #expect(streamed == cut.text)
         #expect(cut.finishReason == .stop)

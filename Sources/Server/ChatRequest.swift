@@ -1,0 +1,211 @@
+import Engine
+import Templates
+
+/// A validated `/v1/chat/completions` (or `/v1/completions`) request. Unknown fields are ignored;
+/// a field of the wrong type is a 400 naming it.
+struct ChatRequest {
+    var model: String?
+    /// Messages ready for the chat template (content as text, tool-call arguments as objects).
+    var messages: [Value] = []
+    /// `/v1/completions`: the raw prompt, no template.
+    var prompt: String?
+    var stream = false
+    var includeUsage = false
+    var sampling = SamplingParameters()
+    var maxTokens: Int?
+    var stop: [String] = []
+    var tools: [Value] = []
+    var toolChoice: ToolChoice = .auto
+    var logprobs = false
+    var topLogprobs = 0
+
+    enum ToolChoice: Equatable {
+        case none, auto, required
+        case named(String)
+    }
+
+    init(json text: String, chat: Bool) throws {
+        let root: Value
+        do {
+            root = try Value(jsonText: text)
+        } catch TemplateError.syntax(let why) {
+            throw APIError.invalid("We could not parse the JSON body of your request (\(why)).")
+        }
+        guard case .object(let body) = root else { throw APIError.invalid("The request body must be a JSON object.") }
+        let f = FieldReader(body)
+
+        model = try f.string("model")
+        stream = try f.bool("stream") ?? false
+        if case .object(let options)? = body["stream_options"] {
+            includeUsage = try FieldReader(options, prefix: "stream_options.").bool("include_usage") ?? false
+        }
+        sampling.temperature = try f.number("temperature").map(Float.init) ?? 0.8
+        sampling.topP = try f.number("top_p").map(Float.init) ?? 0.95
+        sampling.topK = try f.integer("top_k") ?? 40
+        sampling.minP = try f.number("min_p").map(Float.init) ?? 0.05
+        sampling.presencePenalty = try f.number("presence_penalty").map(Float.init) ?? 0
+        sampling.frequencyPenalty = try f.number("frequency_penalty").map(Float.init) ?? 0
+        sampling.repetitionPenalty = try f.number("repeat_penalty").map(Float.init) ?? 1
+        if let seed = try f.integer("seed") { sampling.seed = UInt64(truncatingIfNeeded: seed) }
+        if let bias = body["logit_bias"], bias != .none {
+            guard case .object(let o) = bias else { throw APIError.invalid("'logit_bias' must be an object mapping token ids to numbers.", param: "logit_bias") }
+            for (k, v) in o.pairs {
+                guard let id = Int32(k), let n = numericValue(v) else {
+                    throw APIError.invalid("'logit_bias' must map token ids to numbers; '\(k)' is not valid.", param: "logit_bias")
+                }
+                sampling.logitBias[id] = Float(max(-100, min(100, n))) * (n <= -100 ? .infinity : 1)
+            }
+        }
+        maxTokens = try f.integer("max_completion_tokens") ?? f.integer("max_tokens")
+        if let m = maxTokens, m < 1 { throw APIError.invalid("'max_tokens' must be at least 1.", param: "max_tokens") }
+        if let n = try f.integer("n"), n != 1 { throw APIError.invalid("Only n=1 is supported.", param: "n") }
+        switch body["stop"] {
+        case nil, .none?: break
+        case .string(let s)?: stop = [s]
+        case .array(let a)?:
+            stop = try a.map {
+                guard case .string(let s) = $0 else { throw APIError.invalid("'stop' must be a string or an array of strings.", param: "stop") }
+                return s
+            }
+            if stop.count > 16 { throw APIError.invalid("At most 16 stop sequences are allowed.", param: "stop") }
+        default: throw APIError.invalid("'stop' must be a string or an array of strings.", param: "stop")
+        }
+        if case .object(let format)? = body["response_format"] {
+            let type = try FieldReader(format, prefix: "response_format.").string("type") ?? "text"
+            if type != "text" {
+                throw APIError.invalid("response_format '\(type)' is not supported yet: grammar-constrained decoding comes in a later release.", param: "response_format")
+            }
+        }
+        logprobs = try f.bool("logprobs") ?? false
+        topLogprobs = try f.integer("top_logprobs") ?? 0
+
+        if chat {
+            guard let raw = body["messages"] else { throw APIError.invalid("'messages' is required.", param: "messages") }
+            guard case .array(let list) = raw, !list.isEmpty else { throw APIError.invalid("'messages' must be a non-empty array.", param: "messages") }
+            messages = try list.enumerated().map { try Self.message($0.element, index: $0.offset) }
+            if let rawTools = body["tools"], rawTools != .none {
+                guard case .array(let t) = rawTools else { throw APIError.invalid("'tools' must be an array.", param: "tools") }
+                tools = t
+            }
+            switch body["tool_choice"] {
+            case nil, .none?: toolChoice = tools.isEmpty ? .none : .auto
+            case .string("none")?: toolChoice = .none
+            case .string("auto")?: toolChoice = .auto
+            case .string("required")?: toolChoice = .required
+            case .object(let o)?:
+                guard case .object(let fn)? = o["function"], case .string(let name)? = fn["name"] else {
+                    throw APIError.invalid("'tool_choice' object must be {\"type\":\"function\",\"function\":{\"name\":...}}.", param: "tool_choice")
+                }
+                toolChoice = .named(name)
+            default: throw APIError.invalid("'tool_choice' must be 'none', 'auto', 'required' or a named function.", param: "tool_choice")
+            }
+        } else {
+            switch body["prompt"] {
+            case .string(let p)?: prompt = p
+            case .array(let a)? where a.count == 1: if case .string(let p) = a[0] { prompt = p }
+            default: break
+            }
+            guard prompt != nil else { throw APIError.invalid("'prompt' must be a string.", param: "prompt") }
+        }
+    }
+
+    /// One message for the template: content flattened to text, tool-call arguments parsed to objects.
+    static func message(_ v: Value, index: Int) throws -> Value {
+        let param = "messages[\(index)]"
+        guard case .object(var m) = v else { throw APIError.invalid("\(param) must be an object.", param: param) }
+        guard case .string(let role)? = m["role"] else { throw APIError.invalid("\(param).role must be a string.", param: param + ".role") }
+        guard ["system", "user", "assistant", "tool", "developer", "function"].contains(role) else {
+            throw APIError.invalid("\(param).role '\(role)' is not one of system, user, assistant, tool.", param: param + ".role")
+        }
+        if role == "developer" { m["role"] = .string("system") }
+        switch m["content"] {
+        case nil, .none?: m["content"] = .string("")
+        case .string?: break
+        case .array(let parts)?:
+            var text: [String] = []
+            for part in parts {
+                guard case .object(let p) = part, case .string(let type)? = p["type"] else {
+                    throw APIError.invalid("\(param).content parts must be objects with a 'type'.", param: param + ".content")
+                }
+                if type == "text", case .string(let t)? = p["text"] { text.append(t) }
+                else if type != "text" && type != "image_url" && type != "input_text" {
+                    throw APIError.invalid("\(param).content part type '\(type)' is not supported.", param: param + ".content")
+                } else if case .string(let t)? = p["text"] { text.append(t) }
+            }
+            m["content"] = .string(text.joined(separator: "\n"))
+        default:
+            // Kibana's tool results and other structured content are passed as JSON text.
+            m["content"] = .string(m["content"]!.compactJSON)
+        }
+        if case .array(let calls)? = m["tool_calls"] {
+            m["tool_calls"] = .array(calls.map { call in
+                guard case .object(var c) = call, case .object(var fn)? = c["function"] else { return call }
+                if case .string(let args)? = fn["arguments"], let parsed = try? Value(jsonText: args), case .object = parsed {
+                    fn["arguments"] = parsed
+                }
+                c["function"] = .object(fn)
+                return .object(c)
+            })
+        } else if m["tool_calls"] == .some(.none) {
+            m["tool_calls"] = nil
+        }
+        return .object(m)
+    }
+}
+
+/// Typed reads of optional request fields; a present field of the wrong type is a 400.
+struct FieldReader {
+    let o: Value.Object
+    var prefix = ""
+
+    init(_ o: Value.Object, prefix: String = "") {
+        self.o = o
+        self.prefix = prefix
+    }
+
+    private func wrong(_ key: String, _ expected: String) -> APIError {
+        APIError.invalid("'\(prefix + key)' must be \(expected).", param: prefix + key)
+    }
+
+    func string(_ key: String) throws -> String? {
+        switch o[key] {
+        case nil, .none?: return nil
+        case .string(let s)?: return s
+        default: throw wrong(key, "a string")
+        }
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        switch o[key] {
+        case nil, .none?: return nil
+        case .bool(let b)?: return b
+        default: throw wrong(key, "a boolean")
+        }
+    }
+
+    func number(_ key: String) throws -> Double? {
+        switch o[key] {
+        case nil, .none?: return nil
+        case .int(let i)?: return Double(i)
+        case .double(let d)?: return d
+        default: throw wrong(key, "a number")
+        }
+    }
+
+    func integer(_ key: String) throws -> Int? {
+        switch o[key] {
+        case nil, .none?: return nil
+        case .int(let i)?: return i
+        case .double(let d)? where d == d.rounded(): return Int(d)
+        default: throw wrong(key, "an integer")
+        }
+    }
+}
+
+func numericValue(_ v: Value) -> Double? {
+    switch v {
+    case .int(let i): return Double(i)
+    case .double(let d): return d
+    default: return nil
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Templates
+
+/// A tool call found in a model's reply.
+struct ToolCall: Equatable {
+    var id: String
+    var name: String
+    /// The arguments as compact JSON text.
+    var arguments: String
+}
+
+/// Reads tool calls out of generated text, in the format of the model's family (chosen from its chat
+/// template), with a fallback for small models that drop their family's tags and answer with a bare
+/// JSON object naming one of the request's tools.
+enum ToolCallFormat: Equatable {
+    /// Qwen / Hermes: `<tool_call>{"name": …, "arguments": …}</tool_call>`.
+    case hermes
+    /// Mistral: `[TOOL_CALLS][{"name": …, "arguments": …}, …]`.
+    case mistral
+    /// Llama 3.x and templates without tool markup: a JSON object with `name` and `arguments`/`parameters`.
+    case json
+
+    init(template: String) {
+        if template.contains("<tool_call>") { self = .hermes }
+        else if template.contains("[TOOL_CALLS]") { self = .mistral }
+        else { self = .json }
+    }
+
+    /// Text that may begin a tool call, to be held back from the content stream until it is decided.
+    var openingMarkers: [String] {
+        switch self {
+        case .hermes: return ["<tool_call>", "{", "```"]
+        case .mistral: return ["[TOOL_CALLS]", "{", "[", "```"]
+        case .json: return ["{", "```", "<tool_call>"]
+        }
+    }
+
+    /// Splits a complete reply into content and tool calls. Calls must name one of `tools`.
+    func parse(_ text: String, tools: Set<String>) -> (content: String, calls: [ToolCall]) {
+        var calls: [ToolCall] = []
+        var content = text
+        if self == .hermes || text.contains("<tool_call>") {
+            var rest = Substring(text)
+            var kept = ""
+            while let open = rest.range(of: "<tool_call>") {
+                kept += rest[..<open.lowerBound]
+                let after = rest[open.upperBound...]
+                let close = after.range(of: "</tool_call>")
+                let body = close.map { after[..<$0.lowerBound] } ?? after
+                if let call = Self.call(fromJSON: String(body), tools: tools, index: calls.count) { calls.append(call) }
+                else { kept += rest[open.lowerBound..<(close?.upperBound ?? rest.endIndex)] }
+                rest = close.map { after[$0.upperBound...] } ?? ""
+            }
+            kept += rest
+            content = kept
+        }
+        if calls.isEmpty, let start = text.range(of: "[TOOL_CALLS]") {
+            let body = String(text[start.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
+            if case .array(let items)? = try? Value(jsonText: body) {
+                for item in items { if let c = Self.call(from: item, tools: tools, index: calls.count) { calls.append(c) } }
+            } else if let c = Self.call(fromJSON: body, tools: tools, index: 0) {
+                calls.append(c)
+            }
+            if !calls.isEmpty { content = String(text[..<start.lowerBound]) }
+        }
+        if calls.isEmpty {
+            // A reply that is only a JSON object (perhaps in a code fence) naming a tool is a call.
+            var body = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if body.hasPrefix("```") {
+                body = String(body.drop(while: { $0 != "\n" })).trimmingCharacters(in: .whitespacesAndNewlines)
+                if body.hasSuffix("```") { body = String(body.dropLast(3)).trimmingCharacters(in: .whitespacesAndNewlines) }
+            }
+            if body.hasPrefix("{"), let c = Self.call(fromJSON: body, tools: tools, index: 0) {
+                calls.append(c)
+                content = ""
+            } else if body.hasPrefix("["), case .array(let items)? = try? Value(jsonText: body) {
+                let found = items.compactMap { Self.call(from: $0, tools: tools, index: 0) }
+                if !found.isEmpty && found.count == items.count {
+                    calls = found.enumerated().map { var c = $0.element; c.id = ToolCall.makeID(); return c }
+                    content = ""
+                }
+            }
+        }
+        return (content.trimmingCharacters(in: .whitespacesAndNewlines), calls)
+    }
+
+    static func call(fromJSON text: String, tools: Set<String>, index: Int) -> ToolCall? {
+        guard let v = try? Value(jsonText: text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+        return call(from: v, tools: tools, index: index)
+    }
+
+    static func call(from v: Value, tools: Set<String>, index: Int) -> ToolCall? {
+        guard case .object(var o) = v else { return nil }
+        if case .object(let fn)? = o["function"] { o = fn }  // {"type":"function","function":{…}}
+        guard case .string(let name)? = o["name"], tools.contains(name) else { return nil }
+        let arguments = o["arguments"] ?? o["parameters"] ?? .object(Value.Object())
+        let text: String
+        if case .string(let s) = arguments, (try? Value(jsonText: s)) != nil { text = s } else { text = arguments.compactJSON }
+        return ToolCall(id: ToolCall.makeID(), name: name, arguments: text)
+    }
+}
+
+extension ToolCall {
+    static func makeID() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return "call_" + String((0..<24).map { _ in alphabet.randomElement()! })
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Templates
+
+/// The HTTP server: OpenAI-compatible routes over one loaded model (the registry is a list so that
+/// several models can be served later), API keys, CORS, body limits and OpenAI-format errors.
+public struct WickServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 1234
+        public var apiKeys: [String] = []
+        public var cors = false
+        public var maxBodyBytes = 32 << 20
+        public init() {}
+    }
+
+    public let models: [ChatModel]
+    public let configuration: Configuration
+
+    public init(models: [ChatModel], configuration: Configuration) {
+        self.models = models
+        self.configuration = configuration
+    }
+
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware())
+        if configuration.cors { router.add(middleware: CORSMiddleware()) }
+        router.add(middleware: AuthMiddleware(keys: configuration.apiKeys))
+        let models = self.models
+        let limit = configuration.maxBodyBytes
+
+        router.get("health") { _, _ in Self.json(Responses.object([("status", .string("ok"))])) }
+        router.get("v1/models") { _, _ in
+            Self.json(Responses.object([("object", .string("list")), ("data", .array(models.map(Self.describe)))]))
+        }
+        router.get("v1/models/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard let model = models.first(where: { $0.id == id }) else {
+                throw APIError.notFound("The model '\(id)' does not exist.", param: "model", code: "model_not_found")
+            }
+            return Self.json(Self.describe(model))
+        }
+        for (path, chat) in [("v1/chat/completions", true), ("v1/completions", false)] {
+            router.post(RouterPath(path)) { request, _ -> Response in
+                let buffer: ByteBuffer
+                do {
+                    buffer = try await request.body.collect(upTo: limit)
+                } catch {
+                    throw APIError(status: 413, message: "The request body is larger than \(limit) bytes.", type: "invalid_request_error", code: "request_too_large")
+                }
+                guard let model = models.first else { throw APIError.notFound("No model is loaded.", code: "model_not_found") }
+                return try await CompletionHandler(model: model).handle(body: String(buffer: buffer), chat: chat)
+            }
+        }
+        return router
+    }
+
+    public func run() async throws {
+        let app = Application(router: makeRouter(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wick"))
+        try await app.runService()
+    }
+
+    static func describe(_ model: ChatModel) -> Value {
+        Responses.object([
+            ("id", .string(model.id)), ("object", .string("model")), ("created", .int(0)), ("owned_by", .string("wick")),
+            ("context_length", .int(model.contextLength)), ("max_context_length", .int(model.trainedContextLength)),
+            ("capabilities", .array([.string("completion"), .string("chat"), .string("tool_use")])),
+        ])
+    }
+
+    static func json(_ v: Value, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: v.compactJSON)))
+    }
+}
+
+/// Every failure becomes an OpenAI-format error with the right status; internals never leak.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return WickServer.json(error.body, status: .init(code: error.status))
+        } catch let error as HTTPError {
+            let api: APIError
+            switch error.status {
+            case .notFound: api = .notFound("Unknown route \(request.method) \(request.uri.path).", code: "unknown_route")
+            case .methodNotAllowed: api = APIError(status: 405, message: "Method \(request.method) is not allowed on \(request.uri.path).", type: "invalid_request_error", code: "method_not_allowed")
+            case .contentTooLarge: api = APIError(status: 413, message: "The request body is too large.", type: "invalid_request_error", code: "request_too_large")
+            default: api = APIError(status: error.status.code, message: error.body ?? error.status.reasonPhrase, type: "invalid_request_error")
+            }
+            return WickServer.json(api.body, status: .init(code: api.status))
+        } catch {
+            context.logger.error("request failed: \(error)")
+            return WickServer.json(APIError.internalError().body, status: .internalServerError)
+        }
+    }
+}
+
+/// `Authorization: Bearer <key>` on /v1 routes when keys are configured; `/health` stays open.
+struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let keys: [[UInt8]]
+
+    init(keys: [String]) { self.keys = keys.map { Array($0.utf8) } }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !keys.isEmpty, request.uri.path.hasPrefix("/v1"), request.method != .options else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        let given = Array((header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : "").utf8)
+        // Compare with every key, always in full, so timing does not reveal how much matched.
+        var matched = false
+        for key in keys { matched = Self.constantTimeEqual(key, given) || matched }
+        guard matched else { throw APIError.unauthorized }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for i in 0..<max(a.count, b.count) {
+            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return difference == 0
+    }
+}
+
+/// CORS for browser clients, including Chrome's private-network preflight.
+struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method == .options {
+            var headers: HTTPFields = [:]
+            headers[.accessControlAllowOrigin] = request.headers[.origin] ?? "*"
+            headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+            headers[.accessControlAllowHeaders] = request.headers[.accessControlRequestHeaders] ?? "Authorization, Content-Type"
+            headers[.accessControlMaxAge] = "600"
+            headers[HTTPField.Name("Access-Control-Allow-Private-Network")!] = "true"
+            return Response(status: .noContent, headers: headers)
+        }
+        var response = try await next(request, context)
+        response.headers[.accessControlAllowOrigin] = request.headers[.origin] ?? "*"
+        return response
+    }
+}
