@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -31,7 +33,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: ["Engine", "Models", "Tokenizers", "Templates", "GGUF", .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "HTTPTypes", package: "swift-http-types")]
+                           .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "wick",
@@ -46,9 +48,11 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "TestSupport"]),
         // Tests on the real models fetched by scripts/fetch-test-models.
         .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF"]),
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], exclude: ["Fixtures"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Templates", .product(name: "Hummingbird", package: "hummingbird"),
+                                                        .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,8 @@ import Tokenizers
 
 /// What a generation produced and how fast.
 public struct GenerationResult: Sendable {
-    public enum FinishReason: String, Sendable { case stop, length, cancelled }
+    /// `repetition`: stopped by the loop guard (a client sees `stop`).
+    public enum FinishReason: String, Sendable { case stop, length, cancelled, repetition }
     public var tokens: [Int32] = []
     public var text = ""
     public var finishReason: FinishReason = .length
@@ -12,8 +13,8 @@ public struct GenerationResult: Sendable {
     public var reusedPromptTokens = 0
     public var promptSeconds: Double = 0
     public var generationSeconds: Double = 0
-    /// The most likely first tokens after the prompt, when asked for.
-    public var firstTopLogprobs: [(id: Int32, logprob: Float)] = []
+    /// Each generated token's log-probability and its most likely alternatives, when asked for.
+    public var logprobs: [TokenLogprob] = []
 
     public var promptTokensPerSecond: Double {
         promptSeconds > 0 ? Double(promptTokens - reusedPromptTokens) / promptSeconds : 0
@@ -21,6 +22,13 @@ public struct GenerationResult: Sendable {
     public var generationTokensPerSecond: Double {
         generationSeconds > 0 ? Double(tokens.count) / generationSeconds : 0
     }
+}
+
+/// A generated token's log-probability under the model, with the most likely tokens at its position.
+public struct TokenLogprob: Sendable {
+    public var id: Int32
+    public var logprob: Float
+    public var top: [(id: Int32, logprob: Float)]
 }
 
 /// Runs the prompt, then samples tokens until an end-of-generation token, a stop string, the
@@ -36,9 +44,10 @@ public struct Generator {
     }
 
     public func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String] = [],
-                         ignoreEndOfGeneration: Bool = false, topLogprobs: Int = 0,
+                         ignoreEndOfGeneration: Bool = false, logprobs: Int? = nil, loopGuard: LoopDetector? = nil,
+                         replyStarts: [[Int32]] = [],
                          isCancelled: () -> Bool = { false },
-                         onText: (String) -> Void = { _ in }) -> GenerationResult {
+                         onText: (String, [TokenLogprob]) -> Void = { _, _ in }) -> GenerationResult {
         var result = GenerationResult()
         result.promptTokens = prompt.count
         var parameters = parameters
@@ -56,14 +65,21 @@ public struct Generator {
         let afterPrompt = Date()
         result.promptSeconds = afterPrompt.timeIntervalSince(start)
 
-        if topLogprobs > 0 { result.firstTopLogprobs = Self.topLogprobs(logits, count: topLogprobs) }
         var history = prompt
         var stoppedByString = false
+        var loopGuard = loopGuard
+        var sentLogprobs = 0
+        /// The log-probabilities not yet handed out with text.
+        func unsent() -> [TokenLogprob] {
+            defer { sentLogprobs = result.logprobs.count }
+            return Array(result.logprobs[sentLogprobs...])
+        }
         generation: while result.tokens.count < maxTokens {
             if isCancelled() {
                 result.finishReason = .cancelled
                 break
             }
+            Self.restrict(&logits, toContinue: result.tokens, anyOf: replyStarts)
             let token = sampler.sample(logits, history: history)
             if !ignoreEndOfGeneration && tokenizer.vocabulary.endOfGeneration.contains(token) {
                 result.finishReason = .stop
@@ -71,21 +87,26 @@ public struct Generator {
             }
             result.tokens.append(token)
             history.append(token)
+            if let count = logprobs { result.logprobs.append(Self.logprob(of: token, in: logits, top: count)) }
             held += detokenizer.append(token)
             if let cut = Self.firstStop(in: held, stops: stop) {
                 let final = String(held[..<cut])
                 result.text += final
-                onText(final)
+                onText(final, unsent())
                 held = ""
                 result.finishReason = .stop
                 stoppedByString = true
                 break generation
             }
+            if loopGuard?.append(token) != nil {
+                result.finishReason = .repetition
+                break
+            }
             let keep = Self.longestStopPrefixSuffix(held, stops: stop)
             let ready = String(held.dropLast(keep))
             if !ready.isEmpty {
                 result.text += ready
-                onText(ready)
+                onText(ready, unsent())
                 held = String(held.suffix(keep))
             }
             guard result.tokens.count < maxTokens, session.tokens.count < session.contextLength else { break }
@@ -95,21 +116,39 @@ public struct Generator {
             let rest = held + detokenizer.flush()
             if !rest.isEmpty {
                 result.text += rest
-                onText(rest)
+                onText(rest, unsent())
             }
         }
         result.generationSeconds = Date().timeIntervalSince(afterPrompt)
         return result
     }
 
-    /// The `count` most likely tokens and their log-probabilities.
-    public static func topLogprobs(_ logits: [Float], count: Int) -> [(id: Int32, logprob: Float)] {
+    /// `token`'s log-probability in `logits` and the `count` most likely tokens with theirs.
+    public static func logprob(of token: Int32, in logits: [Float], top count: Int) -> TokenLogprob {
         let maxLogit = logits.max() ?? 0
         var sum: Double = 0
         for l in logits { sum += Double(expf(l - maxLogit)) }
         let logSum = Float(log(sum)) + maxLogit
-        let top = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(count)
-        return top.map { (Int32($0), logits[$0] - logSum) }
+        var top: [(id: Int32, logprob: Float)] = []
+        if count > 0 {
+            var best = logits.indices.prefix(count).sorted { logits[$0] > logits[$1] }
+            for i in logits.indices.dropFirst(count) where logits[i] > logits[best[best.count - 1]] {
+                let at = best.firstIndex { logits[$0] < logits[i] }!
+                best.insert(i, at: at)
+                best.removeLast()
+            }
+            top = best.map { (Int32($0), logits[$0] - logSum) }
+        }
+        return TokenLogprob(id: token, logprob: logits[Int(token)] - logSum, top: top)
+    }
+
+    /// While the reply so far is a proper beginning of some of `starts`, only their next tokens
+    /// stay possible: the reply is made to begin with one of them (a tool name `tool_choice` asks for).
+    static func restrict(_ logits: inout [Float], toContinue reply: [Int32], anyOf starts: [[Int32]]) {
+        let n = reply.count
+        let next = Set(starts.compactMap { start in start.count > n && start.starts(with: reply) ? start[n] : nil })
+        guard !next.isEmpty else { return }
+        for i in logits.indices where !next.contains(Int32(i)) { logits[i] = -.infinity }
     }
 
     static func firstStop(in text: String, stops: [String]) -> String.Index? {

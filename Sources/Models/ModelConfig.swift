@@ -37,6 +37,8 @@ public struct ModelConfig: Sendable {
     public var ropeBaseSliding: Float? = nil
     /// Gemma 2 style soft-capping of the final logits (0: none).
     public var finalLogitSoftcap: Float = 0
+    /// How embeddings pool the sequence's hidden states.
+    public var pooling = Pooling.mean
 
     public func isSliding(layer: Int) -> Bool {
         slidingWindow != nil && slidingPattern > 0 && layer % slidingPattern < slidingPattern - 1
@@ -58,6 +60,7 @@ public struct ModelConfig: Sendable {
         feedForwardLength = try required("feed_forward_length")
         self.vocabularySize = vocabularySize
         trainedContext = try gguf.integer(arch + ".context_length") ?? 2048
+        pooling = Pooling(code: try gguf.integer(arch + ".pooling_type"))
         rmsEpsilon = try gguf.float(arch + ".attention.layer_norm_rms_epsilon") ?? 1e-5
         ropeBase = try gguf.float(arch + ".rope.freq_base") ?? 10000
         if let factor = try gguf.float(arch + ".rope.scaling.factor"), factor > 0,
@@ -89,4 +92,11 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .unsupportedTensorType(let t, let type): return "tensor '\(t)' has type \(type.name), which Wick cannot compute with yet"
         }
     }
+}
+
+/// How a sequence's hidden states become one embedding vector (`{arch}.pooling_type`).
+public enum Pooling: Sendable, Equatable {
+    case mean, first, last
+    /// GGUF codes: 1 mean, 2 CLS (first token), 3 last; none or unspecified pools by mean.
+    public init(code: Int?) { self = code == 2 ? .first : code == 3 ? .last : .mean }
 }

@@ -53,7 +53,48 @@ public final class Transformer: @unchecked Sendable {
         return out
     }
 
+    /// An embedding of `tokens`: the final normalised hidden states pooled over the sequence and
+    /// scaled to unit length. Uses `cache` as scratch (it must be empty and hold every token).
+    public func embedding(_ tokens: [Int32], cache: KVCache) -> [Float] {
+        precondition(cache.count == 0 && tokens.count <= cache.capacity && !tokens.isEmpty)
+        let e = config.embeddingLength
+        var pooled = [Double](repeating: 0, count: e)
+        var start = 0
+        while start < tokens.count {
+            let n = min(batchCapacity, tokens.count - start)
+            runLayers(Array(tokens[start..<(start + n)]), cache: cache)
+            let rows: Range<Int> = switch config.pooling {
+            case .mean: 0..<n
+            case .first: start == 0 ? 0..<1 : 0..<0
+            case .last: start + n == tokens.count ? (n - 1)..<n : 0..<0
+            }
+            normRows(scratch.x + rows.lowerBound * e, weights.outputNorm, into: scratch.h, rows: rows.count, width: e)
+            for r in 0..<rows.count { for i in 0..<e { pooled[i] += Double(scratch.h[r * e + i]) } }
+            start += n
+        }
+        let norm = pooled.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return pooled.map { Float(norm > 0 ? $0 / norm : 0) }
+    }
+
     private func step(_ tokens: [Int32], cache: KVCache, logitRows: Range<Int>?) -> [Float] {
+        runLayers(tokens, cache: cache)
+        guard let rows = logitRows else { return [] }
+        let c = config, s = scratch, e = c.embeddingLength
+        let m = rows.count
+        normRows(s.x + rows.lowerBound * e, weights.outputNorm, into: s.h, rows: m, width: e)
+        var logits = [Float](repeating: 0, count: m * c.vocabularySize)
+        logits.withUnsafeMutableBufferPointer { out in
+            project(weights.output, s.h, tokens: m, into: out.baseAddress!, bias: nil)
+            if c.finalLogitSoftcap > 0 {
+                let cap = c.finalLogitSoftcap
+                for i in 0..<out.count { out[i] = cap * tanhf(out[i] / cap) }
+            }
+        }
+        return logits
+    }
+
+    /// Runs the decoder blocks over `tokens`, leaving their hidden states in `scratch.x`.
+    private func runLayers(_ tokens: [Int32], cache: KVCache) {
         let c = config, s = scratch, n = tokens.count
         let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
         let start = cache.count
@@ -106,19 +147,6 @@ public final class Transformer: @unchecked Sendable {
             VectorOps.add(s.x, s.o, count: n * e)
         }
         cache.advance(by: n)
-
-        guard let rows = logitRows else { return [] }
-        let m = rows.count
-        normRows(s.x + rows.lowerBound * e, weights.outputNorm, into: s.h, rows: m, width: e)
-        var logits = [Float](repeating: 0, count: m * c.vocabularySize)
-        logits.withUnsafeMutableBufferPointer { out in
-            project(weights.output, s.h, tokens: m, into: out.baseAddress!, bias: nil)
-            if c.finalLogitSoftcap > 0 {
-                let cap = c.finalLogitSoftcap
-                for i in 0..<out.count { out[i] = cap * tanhf(out[i] / cap) }
-            }
-        }
-        return logits
     }
 
     private func normRows(_ x: UnsafeMutablePointer<Float>, _ weight: [Float], into y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {

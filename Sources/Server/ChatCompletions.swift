@@ -8,109 +8,151 @@ import Templates
 struct CompletionHandler: Sendable {
     let model: ChatModel
 
-    func handle(body: String, chat: Bool) async throws -> Response {
-        let request = try ChatRequest(json: body, chat: chat)
-        if let name = request.model, !name.isEmpty, name != model.id, !model.id.hasPrefix(name), !name.hasPrefix(model.id) {
-            throw APIError.notFound("The model '\(name)' does not exist. The loaded model is '\(model.id)'.", param: "model", code: "model_not_found")
-        }
-        let prompt = try model.promptTokens(for: request)
-        let room = model.contextLength - prompt.count
-        if room < 1 || (request.maxTokens.map { prompt.count + $0 > model.contextLength } ?? false) {
-            let completion = request.maxTokens ?? 1
-            throw APIError.invalid("This model's maximum context length is \(model.contextLength) tokens. However, you requested \(prompt.count + completion) tokens (\(prompt.count) in the messages, \(completion) in the completion). Please reduce the length of the messages or completion.",
-                                   param: "messages", code: "context_length_exceeded")
-        }
-        let stream = try model.generate(prompt: prompt, parameters: request.sampling, maxTokens: request.maxTokens ?? room, stop: request.stop)
-        let id = Responses.newID(chat ? "chatcmpl" : "cmpl")
-        let created = Int(Date().timeIntervalSince1970)
-        let tools = Set(request.tools.compactMap { tool -> String? in
-            if case .object(let t) = tool, case .object(let f)? = t["function"], case .string(let n)? = f["name"] { return n }
-            return nil
-        })
-        let parseTools = chat && !tools.isEmpty && request.toolChoice != .none
-        // Reasoning models open with `<think>`; the splitter follows the tags from there.
-        if request.stream {
-            return streamResponse(stream, id: id, created: created, chat: chat, request: request, tools: tools, parseTools: parseTools,
-                                  reasoning: false)
-        }
-        return try await collectedResponse(stream, id: id, created: created, chat: chat, tools: tools, parseTools: parseTools, reasoning: false)
+    /// What shapes one reply: its identity and how its text is read (reasoning, tool calls, logprobs).
+    struct Reply: Sendable {
+        var id: String
+        var created: Int
+        var chat: Bool
+        var modelID: String
+        var tools: Set<String>
+        var parseTools: Bool
+        var parallelToolCalls: Bool
+        var format: ToolCallFormat
+        var forcedReply: String
+        var startsInReasoning: Bool
+        var logprobs: Bool
+        var includeUsage: Bool
     }
 
-    private func collectedResponse(_ stream: AsyncStream<ChatModel.Event>, id: String, created: Int, chat: Bool,
-                                   tools: Set<String>, parseTools: Bool, reasoning: Bool) async throws -> Response {
-        var text = ""
+    func handle(body: String, chat: Bool) async throws -> Response {
+        let request = try ChatRequest(json: body, chat: chat)
+        try model.checkName(request.model)
+        let prompt = try model.prompt(for: request)
+        let room = model.contextLength - prompt.tokens.count
+        if room < 1 || (request.maxTokens.map { prompt.tokens.count + $0 > model.contextLength } ?? false) {
+            let completion = request.maxTokens ?? 1
+            throw APIError.invalid("This model's maximum context length is \(model.contextLength) tokens. However, you requested \(prompt.tokens.count + completion) tokens (\(prompt.tokens.count) in the messages, \(completion) in the completion). Please reduce the length of the messages or completion.",
+                                   param: "messages", code: "context_length_exceeded")
+        }
+        // Without a client limit the reply may run to the end of the context, so a degenerate loop
+        // is stopped instead (Kibana treats `length` as an error).
+        let stream = try model.generate(prompt: prompt.tokens, parameters: request.sampling, maxTokens: request.maxTokens ?? room,
+                                        stop: request.stop, logprobs: request.logprobs ? request.topLogprobs : nil,
+                                        loopGuard: request.maxTokens == nil, replyStarts: prompt.replyStarts)
+        let tools = request.toolNames
+        let reply = Reply(id: Responses.newID(chat ? "chatcmpl" : "cmpl"), created: Int(Date().timeIntervalSince1970), chat: chat,
+                          modelID: model.id, tools: tools, parseTools: chat && !tools.isEmpty && request.toolChoice != .none,
+                          parallelToolCalls: request.parallelToolCalls, format: model.toolFormat, forcedReply: prompt.forcedReply,
+                          startsInReasoning: prompt.startsInReasoning, logprobs: request.logprobs, includeUsage: request.includeUsage)
+        if request.stream { return streamResponse(stream, reply) }
+        return try await collectedResponse(stream, reply)
+    }
+
+    /// Tool calls read from a complete reply, at most one unless parallel calls are allowed.
+    private func toolCalls(in text: String, _ reply: Reply) -> (content: String, calls: [ToolCall]) {
+        var (content, calls) = reply.format.parse(text, tools: reply.tools)
+        if !reply.parallelToolCalls { calls = Array(calls.prefix(1)) }
+        return (content, calls)
+    }
+
+    private func finishReason(_ r: GenerationResult, toolCalls: Bool) -> String {
+        toolCalls ? "tool_calls" : r.finishReason == .length ? "length" : "stop"
+    }
+
+    private func collectedResponse(_ stream: AsyncStream<ChatModel.Event>, _ reply: Reply) async throws -> Response {
+        var text = reply.forcedReply
         var finished: GenerationResult?
         for await event in stream {
             switch event {
-            case .text(let t): text += t
+            case .text(let t, _): text += t
             case .finished(let r): finished = r
             case .failed(let e): throw e
             case .keepAlive: break
             }
         }
         guard let result = finished else { throw APIError.internalError() }
-        var splitter = ReasoningSplitter(startsInReasoning: reasoning)
-        let (r1, c1) = splitter.feed(text)
-        let (r2, c2) = splitter.flush()
-        let reasoningText = r1 + r2
-        var content = c1 + c2
-        var calls: [ToolCall] = []
-        if parseTools {
-            (content, calls) = model.toolFormat.parse(content, tools: tools)
-        }
-        let finish = !calls.isEmpty ? "tool_calls" : result.finishReason == .length ? "length" : "stop"
-        let kind = chat ? "chat.completion" : "text_completion"
         var choice: [(String, Value)] = [("index", .int(0))]
-        if chat {
+        var calls: [ToolCall] = []
+        if reply.chat {
+            var splitter = ReasoningSplitter(startsInReasoning: reply.startsInReasoning)
+            let (r1, c1) = splitter.feed(text)
+            let (r2, c2) = splitter.flush()
+            var content = c1 + c2
+            if reply.parseTools { (content, calls) = toolCalls(in: content, reply) }
             var message: [(String, Value)] = [("role", .string("assistant")), ("content", calls.isEmpty || !content.isEmpty ? .string(content) : .none)]
-            if !reasoningText.isEmpty { message.append(("reasoning_content", .string(reasoningText))) }
+            if !(r1 + r2).isEmpty { message.append(("reasoning_content", .string(r1 + r2))) }
             if !calls.isEmpty { message.append(("tool_calls", Responses.toolCalls(calls))) }
             choice.append(("message", Responses.object(message)))
         } else {
             choice.append(("text", .string(text)))
         }
-        choice.append(("finish_reason", .string(finish)))
-        let body = Responses.object(Responses.header(id: id, object: kind, model: model.id, created: created)
+        if reply.logprobs { choice.append(("logprobs", logprobs(result.logprobs, chat: reply.chat))) }
+        choice.append(("finish_reason", .string(finishReason(result, toolCalls: !calls.isEmpty))))
+        let body = Responses.object(Responses.header(id: reply.id, object: reply.chat ? "chat.completion" : "text_completion", model: reply.modelID, created: reply.created)
             + [("choices", .array([Responses.object(choice)])), ("usage", Responses.usage(result))])
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: body.compactJSON)))
+        return WickServer.json(body)
     }
 
-    private func streamResponse(_ stream: AsyncStream<ChatModel.Event>, id: String, created: Int, chat: Bool, request: ChatRequest,
-                                tools: Set<String>, parseTools: Bool, reasoning: Bool) -> Response {
-        let modelID = model.id
-        let format = model.toolFormat
-        let includeUsage = request.includeUsage
+    /// Log-probabilities in OpenAI's shape: `{content: [{token, logprob, bytes, top_logprobs}]}` for
+    /// chat, `{tokens, token_logprobs, top_logprobs}` for completions.
+    private func logprobs(_ entries: [TokenLogprob], chat: Bool) -> Value {
+        let tokenizer = model.tokenizer
+        func text(_ id: Int32) -> String { String(decoding: tokenizer.piece(id, special: false), as: UTF8.self) }
+        func bytes(_ id: Int32) -> Value { .array(tokenizer.piece(id, special: false).map { .int(Int($0)) }) }
+        if chat {
+            return Responses.object([("content", .array(entries.map { e in
+                Responses.object([("token", .string(text(e.id))), ("logprob", .double(Double(e.logprob))), ("bytes", bytes(e.id)),
+                                  ("top_logprobs", .array(e.top.map { t in
+                                      Responses.object([("token", .string(text(t.id))), ("logprob", .double(Double(t.logprob))), ("bytes", bytes(t.id))])
+                                  }))])
+            }))])
+        }
+        return Responses.object([
+            ("tokens", .array(entries.map { .string(text($0.id)) })),
+            ("token_logprobs", .array(entries.map { .double(Double($0.logprob)) })),
+            ("top_logprobs", .array(entries.map { e in
+                Responses.object(e.top.map { (text($0.id), Value.double(Double($0.logprob))) })
+            })),
+        ])
+    }
+
+    private func streamResponse(_ stream: AsyncStream<ChatModel.Event>, _ reply: Reply) -> Response {
         let body = ResponseBody { writer in
             func send(_ s: String) async throws { try await writer.write(ByteBuffer(string: s)) }
+            func chunk(_ delta: [(String, Value)], finish: String? = nil, logprobs: Value? = nil) async throws {
+                if reply.chat {
+                    try await send(Responses.chunk(id: reply.id, model: reply.modelID, created: reply.created, delta: delta, finish: finish, logprobs: logprobs))
+                } else {
+                    var choice: [(String, Value)] = [("index", .int(0)), ("text", delta.first { $0.0 == "content" }?.1 ?? .string(""))]
+                    if let logprobs { choice.append(("logprobs", logprobs)) }
+                    choice.append(("finish_reason", finish.map(Value.string) ?? .none))
+                    try await send(Responses.event(Responses.object(Responses.header(id: reply.id, object: "text_completion", model: reply.modelID, created: reply.created)
+                        + [("choices", .array([Responses.object(choice)]))])))
+                }
+            }
             // Headers and a first byte go out at once (Kibana's timeouts count from the request).
             try await send(": wick\n\n")
-            if chat {
-                try await send(Responses.chunk(id: id, model: modelID, created: created, delta: [("role", .string("assistant")), ("content", .string(""))]))
-            }
-            var splitter = ReasoningSplitter(startsInReasoning: reasoning)
+            if reply.chat { try await chunk([("role", .string("assistant")), ("content", .string(""))]) }
+            var splitter = ReasoningSplitter(startsInReasoning: reply.startsInReasoning)
             var held = ""        // text that may be a tool call, not yet sent
             var holding = false
             var result: GenerationResult?
+            var pendingLogprobs: [TokenLogprob] = []
             func emit(content: String, reasoning: String) async throws {
-                if !reasoning.isEmpty {
-                    try await send(Responses.chunk(id: id, model: modelID, created: created, delta: [("reasoning_content", .string(reasoning))]))
-                }
+                if !reasoning.isEmpty { try await chunk([("reasoning_content", .string(reasoning))]) }
                 guard !content.isEmpty else { return }
-                if chat {
-                    try await send(Responses.chunk(id: id, model: modelID, created: created, delta: [("content", .string(content))]))
-                } else {
-                    try await send(Responses.event(Responses.object(Responses.header(id: id, object: "text_completion", model: modelID, created: created)
-                        + [("choices", .array([Responses.object([("index", .int(0)), ("text", .string(content)), ("finish_reason", .none)])]))])))
-                }
+                let logprobs = reply.logprobs ? self.logprobs(pendingLogprobs, chat: reply.chat) : nil
+                pendingLogprobs = []
+                try await chunk([("content", .string(content))], logprobs: logprobs)
             }
             func route(_ content: String, _ reasoningPart: String) async throws {
-                guard parseTools else { return try await emit(content: content, reasoning: reasoningPart) }
+                guard reply.parseTools else { return try await emit(content: content, reasoning: reasoningPart) }
                 // Hold text back while it could still be the start of a tool call.
                 held += content
                 if !holding {
                     let trimmed = held.drop(while: { $0.isWhitespace })
                     if trimmed.isEmpty { return try await emit(content: "", reasoning: reasoningPart) }
-                    if format.openingMarkers.contains(where: { trimmed.hasPrefix($0) || $0.hasPrefix(trimmed) }) {
+                    if reply.format.openingMarkers.contains(where: { trimmed.hasPrefix($0) || $0.hasPrefix(trimmed) }) {
                         holding = true
                     } else if let marker = held.range(of: "<tool_call>") {
                         let before = String(held[..<marker.lowerBound])
@@ -126,12 +168,17 @@ struct CompletionHandler: Sendable {
                 }
                 try await emit(content: "", reasoning: reasoningPart)
             }
+            func feed(_ text: String) async throws {
+                let (r, c) = splitter.feed(text)
+                try await route(c, r)
+            }
+            try await feed(reply.forcedReply)
             for await event in stream {
                 switch event {
                 case .keepAlive: try await send(": keep-alive\n\n")
-                case .text(let t):
-                    let (r, c) = splitter.feed(t)
-                    try await route(c, r)
+                case .text(let t, let logprobs):
+                    pendingLogprobs += logprobs
+                    try await feed(t)
                 case .finished(let r): result = r
                 case .failed(let e): try await send(Responses.event(e.body))
                 }
@@ -143,33 +190,25 @@ struct CompletionHandler: Sendable {
                 try await writer.finish(nil)
                 return
             }
-            var finish = result.finishReason == .length ? "length" : "stop"
-            if parseTools && !held.isEmpty {
-                let (content, calls) = format.parse(held, tools: tools)
-                if calls.isEmpty {
-                    try await emit(content: held, reasoning: "")
-                } else {
-                    if !content.isEmpty { try await emit(content: content, reasoning: "") }
-                    for (i, call) in calls.enumerated() {
-                        try await send(Responses.chunk(id: id, model: modelID, created: created, delta: [("tool_calls", .array([Responses.object([
-                            ("index", .int(i)), ("id", .string(call.id)), ("type", .string("function")),
-                            ("function", Responses.object([("name", .string(call.name)), ("arguments", .string(""))])),
-                        ])]))]))
-                        try await send(Responses.chunk(id: id, model: modelID, created: created, delta: [("tool_calls", .array([Responses.object([
-                            ("index", .int(i)), ("function", Responses.object([("arguments", .string(call.arguments))])),
-                        ])]))]))
-                    }
-                    finish = "tool_calls"
+            var calls: [ToolCall] = []
+            if reply.parseTools && !held.isEmpty {
+                let content: String
+                (content, calls) = toolCalls(in: held, reply)
+                try await emit(content: calls.isEmpty ? held : content, reasoning: "")
+                // Each call as OpenAI streams it: id and name first, then the arguments.
+                for (i, call) in calls.enumerated() {
+                    try await chunk([("tool_calls", .array([Responses.object([
+                        ("index", .int(i)), ("id", .string(call.id)), ("type", .string("function")),
+                        ("function", Responses.object([("name", .string(call.name)), ("arguments", .string(""))])),
+                    ])]))])
+                    try await chunk([("tool_calls", .array([Responses.object([
+                        ("index", .int(i)), ("function", Responses.object([("arguments", .string(call.arguments))])),
+                    ])]))])
                 }
             }
-            if chat {
-                try await send(Responses.chunk(id: id, model: modelID, created: created, delta: [], finish: finish))
-            } else {
-                try await send(Responses.event(Responses.object(Responses.header(id: id, object: "text_completion", model: modelID, created: created)
-                    + [("choices", .array([Responses.object([("index", .int(0)), ("text", .string("")), ("finish_reason", .string(finish))])]))])))
-            }
-            if includeUsage {
-                try await send(Responses.event(Responses.object(Responses.header(id: id, object: chat ? "chat.completion.chunk" : "text_completion", model: modelID, created: created)
+            try await chunk([], finish: finishReason(result, toolCalls: !calls.isEmpty))
+            if reply.includeUsage {
+                try await send(Responses.event(Responses.object(Responses.header(id: reply.id, object: reply.chat ? "chat.completion.chunk" : "text_completion", model: reply.modelID, created: reply.created)
                     + [("choices", .array([])), ("usage", Responses.usage(result))])))
             }
             try await send("data: [DONE]\n\n")

@@ -2,6 +2,7 @@ import Dispatch
 import Engine
 import Foundation
 import GGUF
+import Logging
 import Models
 import Synchronization
 import Templates
@@ -22,6 +23,7 @@ public final class ChatModel: @unchecked Sendable {
     let bosText: String
     let eosText: String
     private let queue = DispatchQueue(label: "wick.inference")
+    let logger = Logger(label: "wick.model")
     private let waiting = Mutex(0)
     public let maxQueued: Int
 
@@ -49,11 +51,24 @@ public final class ChatModel: @unchecked Sendable {
     {%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
     """
 
-    /// The prompt tokens for a chat request (template rendered, special tokens parsed, BOS as the model asks).
-    func promptTokens(for request: ChatRequest) throws -> [Int32] {
-        let text: String
+    /// A request's prompt, ready to run.
+    struct Prompt {
+        var tokens: [Int32]
+        /// Text the reply is forced to begin with (a tool call `tool_choice` asks for); it is part of
+        /// `tokens` and is read back as the start of the reply.
+        var forcedReply = ""
+        /// The reply must begin with one of these token sequences (the names of the tools a
+        /// required call may name).
+        var replyStarts: [[Int32]] = []
+        /// The template opened a `<think>` block for the model (Qwen3, DeepSeek-R1 distills).
+        var startsInReasoning = false
+    }
+
+    /// The prompt for a request: the chat template rendered (special tokens parsed, BOS as the
+    /// model asks), or the raw prompt of `/v1/completions`.
+    func prompt(for request: ChatRequest) throws -> Prompt {
         if let raw = request.prompt {
-            return tokenizer.encode(raw, addSpecial: true, parseSpecial: true)
+            return Prompt(tokens: tokenizer.encode(raw, addSpecial: true, parseSpecial: true))
         }
         guard let template else { throw APIError.invalid("This model's chat template could not be parsed.") }
         var context: [String: Value] = [
@@ -61,26 +76,71 @@ public final class ChatModel: @unchecked Sendable {
             "bos_token": .string(bosText), "eos_token": .string(eosText),
         ]
         if !request.tools.isEmpty && request.toolChoice != .none { context["tools"] = .array(request.tools) }
+        let text = try Self.render(template, context, messages: request.messages)
+        var prompt = Prompt(tokens: tokenizer.encode(text, addSpecial: false, parseSpecial: true))
+        if tokenizer.vocabulary.addBOS, let bos = tokenizer.vocabulary.bos, prompt.tokens.first != bos { prompt.tokens.insert(bos, at: 0) }
+        prompt.startsInReasoning = text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("<think>")
+        // A required call to the only tool is a named call; among several, the name the model
+        // writes is held to the tools' names.
+        let names = request.toolNames
+        let choice = request.toolChoice == .required && names.count == 1 ? .named(names.first!) : request.toolChoice
+        if let forced = toolFormat.forcedOpening(choice) {
+            prompt.forcedReply = forced
+            prompt.tokens += tokenizer.encode(forced, addSpecial: false, parseSpecial: true)
+        }
+        if choice == .required {
+            prompt.replyStarts = names.sorted().map { tokenizer.encode(ToolCallFormat.nameAndArgumentsOpening($0)) }
+        }
+        return prompt
+    }
+
+    /// Renders the template. Templates disagree on the shape of tool-call turns: most want the
+    /// arguments as an object, some (DeepSeek-R1) join them as text; some need text content where
+    /// OpenAI clients send null. When rendering fails, those variants are tried before giving up.
+    static func render(_ template: Template, _ context: [String: Value], messages: [Value]) throws -> String {
+        let variants = [messages.map(Self.argumentsAsText), messages.map(Self.contentAsText),
+                        messages.map { Self.contentAsText(Self.argumentsAsText($0)) }]
         do {
-            text = try template.render(context)
+            return try template.render(context)
         } catch let error as TemplateError {
+            for variant in variants where variant != messages {
+                if let text = try? template.render(context.merging(["messages": .array(variant)]) { $1 }) { return text }
+            }
+            if case .raised(let message) = error {
+                throw APIError.invalid("The chat template refused these messages: \(message)", code: "template_error")
+            }
             throw APIError.invalid("The chat template could not render these messages: \(error)", code: "template_error")
         }
-        var tokens = tokenizer.encode(text, addSpecial: false, parseSpecial: true)
-        if tokenizer.vocabulary.addBOS, let bos = tokenizer.vocabulary.bos, tokens.first != bos { tokens.insert(bos, at: 0) }
-        return tokens
     }
 
-    enum Event: Sendable {
-        case keepAlive
-        case text(String)
-        case finished(GenerationResult)
-        case failed(APIError)
+    /// A message whose null content is empty text.
+    static func contentAsText(_ message: Value) -> Value {
+        guard case .object(var m) = message, m["content"] == Value.none else { return message }
+        m["content"] = .string("")
+        return .object(m)
     }
 
-    /// Runs a generation in the queue; events arrive as text becomes final. Cancelling the stream's
-    /// consumer stops the generation at the next token.
-    func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String]) throws -> AsyncStream<Event> {
+    /// A message with its tool calls' arguments as JSON text.
+    static func argumentsAsText(_ message: Value) -> Value {
+        guard case .object(var m) = message, case .array(let calls)? = m["tool_calls"] else { return message }
+        m["tool_calls"] = .array(calls.map { call in
+            guard case .object(var c) = call, case .object(var fn)? = c["function"], let arguments = fn["arguments"], case .object = arguments else { return call }
+            fn["arguments"] = .string(arguments.compactJSON)
+            c["function"] = .object(fn)
+            return .object(c)
+        })
+        return .object(m)
+    }
+
+    /// A 404 unless `name` (when given) names this model; a prefix either way is accepted, as
+    /// clients often send the id without its quantization suffix.
+    func checkName(_ name: String?) throws {
+        guard let name, !name.isEmpty, name != id, !id.hasPrefix(name), !name.hasPrefix(id) else { return }
+        throw APIError.notFound("The model '\(name)' does not exist. The loaded model is '\(id)'.", param: "model", code: "model_not_found")
+    }
+
+    /// Takes a place in the queue, or refuses with 503 when it is full.
+    private func admit() throws {
         let admitted = waiting.withLock { count -> Bool in
             guard count < maxQueued else { return false }
             count += 1
@@ -90,6 +150,38 @@ public final class ChatModel: @unchecked Sendable {
             throw APIError(status: 503, message: "The server is busy: \(maxQueued) requests are already waiting. Retry shortly.",
                            type: "server_error", code: "queue_full")
         }
+    }
+
+    /// Embeddings of token sequences, computed in the queue with a cache of their own (the chat
+    /// sequence's cache, and so its reusable prefix, is left alone).
+    func embed(_ sequences: [[Int32]]) async throws -> [[Float]] {
+        try admit()
+        let transformer = session.transformer
+        return await withCheckedContinuation { done in
+            queue.async { [self] in
+                defer { waiting.withLock { $0 -= 1 } }
+                let cache = transformer.makeCache(contextLength: sequences.map(\.count).max() ?? 1)
+                done.resume(returning: sequences.map { tokens in
+                    cache.truncate(to: 0)
+                    return transformer.embedding(tokens, cache: cache)
+                })
+            }
+        }
+    }
+
+    enum Event: Sendable {
+        case keepAlive
+        /// Final text, with the log-probabilities of the tokens it completes (when asked for).
+        case text(String, [TokenLogprob])
+        case finished(GenerationResult)
+        case failed(APIError)
+    }
+
+    /// Runs a generation in the queue; events arrive as text becomes final. Cancelling the stream's
+    /// consumer stops the generation at the next token.
+    func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String],
+                  logprobs: Int? = nil, loopGuard: Bool = false, replyStarts: [[Int32]] = []) throws -> AsyncStream<Event> {
+        try admit()
         let cancelled = Atomic<Bool>(false)
         let started = Atomic<Bool>(false)
         let (stream, continuation) = AsyncStream<Event>.makeStream()
@@ -110,14 +202,23 @@ public final class ChatModel: @unchecked Sendable {
             if cancelled.load(ordering: .relaxed) { return }
             let generator = Generator(session: session, tokenizer: tokenizer)
             let result = generator.generate(prompt: prompt, parameters: parameters, maxTokens: maxTokens, stop: stop,
+                                            logprobs: logprobs, loopGuard: loopGuard ? LoopDetector() : nil, replyStarts: replyStarts,
                                             isCancelled: { cancelled.load(ordering: .relaxed) },
-                                            onText: { text in
+                                            onText: { text, logprobs in
                                                 started.store(true, ordering: .relaxed)
-                                                continuation.yield(.text(text))
+                                                continuation.yield(.text(text, logprobs))
                                             })
             started.store(true, ordering: .relaxed)
+            log(result)
             continuation.yield(.finished(result))
         }
         return stream
+    }
+
+    private func log(_ r: GenerationResult) {
+        if r.finishReason == .repetition {
+            logger.warning("generation stopped: the model was repeating itself (a degenerate loop) after \(r.tokens.count) tokens")
+        }
+        logger.info("\(id): prompt \(r.promptTokens) tokens (\(r.reusedPromptTokens) reused) at \(Int(r.promptTokensPerSecond)) tokens/s, generated \(r.tokens.count) at \(Int(r.generationTokensPerSecond)) tokens/s, finish \(r.finishReason.rawValue)")
     }
 }

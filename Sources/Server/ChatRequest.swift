@@ -16,8 +16,17 @@ struct ChatRequest {
     var stop: [String] = []
     var tools: [Value] = []
     var toolChoice: ToolChoice = .auto
+    var parallelToolCalls = true
     var logprobs = false
     var topLogprobs = 0
+
+    /// The names of the request's function tools.
+    var toolNames: Set<String> {
+        Set(tools.compactMap { tool -> String? in
+            if case .object(let t) = tool, case .object(let f)? = t["function"], case .string(let n)? = f["name"] { return n }
+            return nil
+        })
+    }
 
     enum ToolChoice: Equatable {
         case none, auto, required
@@ -99,6 +108,13 @@ struct ChatRequest {
                 toolChoice = .named(name)
             default: throw APIError.invalid("'tool_choice' must be 'none', 'auto', 'required' or a named function.", param: "tool_choice")
             }
+            if toolChoice == .required && tools.isEmpty {
+                throw APIError.invalid("'tool_choice' is 'required' but the request has no 'tools'.", param: "tool_choice")
+            }
+            if case .named(let name) = toolChoice, !toolNames.contains(name) {
+                throw APIError.invalid("'tool_choice' names the function '\(name)', which is not among the request's 'tools'.", param: "tool_choice")
+            }
+            parallelToolCalls = try f.bool("parallel_tool_calls") ?? true
         } else {
             switch body["prompt"] {
             case .string(let p)?: prompt = p
@@ -119,7 +135,9 @@ struct ChatRequest {
         }
         if role == "developer" { m["role"] = .string("system") }
         switch m["content"] {
-        case nil, .none?: m["content"] = .string("")
+        // An assistant turn that only calls tools keeps its null content (DeepSeek-R1's template
+        // renders the calls only then); the chat model retries with "" for templates that need text.
+        case nil, .none?: m["content"] = role == "assistant" && m["tool_calls"] != nil && m["tool_calls"] != Value.none ? Value.none : .string("")
         case .string?: break
         case .array(let parts)?:
             var text: [String] = []

@@ -29,8 +29,9 @@ enum Responses {
          ("system_fingerprint", .string(fingerprint))]
     }
 
-    static func chunk(id: String, model: String, created: Int, delta: [(String, Value)], finish: String? = nil) -> String {
+    static func chunk(id: String, model: String, created: Int, delta: [(String, Value)], finish: String? = nil, logprobs: Value? = nil) -> String {
         var choice: [(String, Value)] = [("index", .int(0)), ("delta", object(delta))]
+        if let logprobs { choice.append(("logprobs", logprobs)) }
         choice.append(("finish_reason", finish.map(Value.string) ?? .none))
         return event(object(header(id: id, object: "chat.completion.chunk", model: model, created: created) + [("choices", .array([object(choice)]))]))
     }
@@ -46,6 +47,7 @@ enum Responses {
 struct ReasoningSplitter {
     private(set) var inReasoning: Bool
     private var pending = ""
+    private var afterReasoning = false
 
     init(startsInReasoning: Bool) { inReasoning = startsInReasoning }
 
@@ -54,13 +56,19 @@ struct ReasoningSplitter {
         pending += text
         var reasoning = "", content = ""
         while true {
+            // The newlines after `</think>` may arrive in later pieces: drop them there too.
+            if afterReasoning {
+                pending = String(pending.drop(while: { $0 == "\n" }))
+                if pending.isEmpty { return (reasoning, content) }
+                afterReasoning = false
+            }
             let tag = inReasoning ? "</think>" : "<think>"
             if let r = pending.range(of: tag) {
                 let before = String(pending[..<r.lowerBound])
                 if inReasoning { reasoning += before } else { content += before }
                 pending = String(pending[r.upperBound...])
                 inReasoning.toggle()
-                if !inReasoning { pending = String(pending.drop(while: { $0 == "\n" })) }
+                afterReasoning = !inReasoning
                 continue
             }
             // Keep back a possible partial tag.

@@ -35,6 +35,26 @@ enum ToolCallFormat: Equatable {
         }
     }
 
+    /// The start of a reply that `tool_choice` forces: a call to one of the tools, or to the named
+    /// one. The model writes the rest (the name, or the arguments).
+    func forcedOpening(_ choice: ChatRequest.ToolChoice) -> String? {
+        let start = switch self {
+        case .hermes: "<tool_call>\n{\"name\": \""
+        case .mistral: "[TOOL_CALLS][{\"name\": \""
+        case .json: "{\"name\": \""
+        }
+        switch choice {
+        case .none, .auto: return nil
+        case .required: return start
+        case .named(let name): return start + Self.nameAndArgumentsOpening(name)
+        }
+    }
+
+    /// What follows the opening quote of a forced call's name: the name, then the arguments' `{`.
+    static func nameAndArgumentsOpening(_ name: String) -> String {
+        Value.string(name).compactJSON.dropFirst() + ", \"arguments\": {"
+    }
+
     /// Splits a complete reply into content and tool calls. Calls must name one of `tools`.
     func parse(_ text: String, tools: Set<String>) -> (content: String, calls: [ToolCall]) {
         var calls: [ToolCall] = []
@@ -93,10 +113,14 @@ enum ToolCallFormat: Equatable {
         guard case .object(var o) = v else { return nil }
         if case .object(let fn)? = o["function"] { o = fn }  // {"type":"function","function":{…}}
         guard case .string(let name)? = o["name"], tools.contains(name) else { return nil }
-        let arguments = o["arguments"] ?? o["parameters"] ?? .object(Value.Object())
-        let text: String
-        if case .string(let s) = arguments, (try? Value(jsonText: s)) != nil { text = s } else { text = arguments.compactJSON }
-        return ToolCall(id: ToolCall.makeID(), name: name, arguments: text)
+        // Arguments are an object, or a string holding one; anything else is not a call.
+        switch o["arguments"] ?? o["parameters"] ?? .object(Value.Object()) {
+        case .object(let arguments): return ToolCall(id: ToolCall.makeID(), name: name, arguments: Value.object(arguments).compactJSON)
+        case .string(let text):
+            guard case .object? = try? Value(jsonText: text) else { return nil }
+            return ToolCall(id: ToolCall.makeID(), name: name, arguments: text)
+        default: return nil
+        }
     }
 }
 

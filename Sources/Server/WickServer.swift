@@ -42,7 +42,7 @@ public struct WickServer: Sendable {
             }
             return Self.json(Self.describe(model))
         }
-        for (path, chat) in [("v1/chat/completions", true), ("v1/completions", false)] {
+        for path in ["v1/chat/completions", "v1/completions", "v1/embeddings"] {
             router.post(RouterPath(path)) { request, _ -> Response in
                 let buffer: ByteBuffer
                 do {
@@ -51,7 +51,11 @@ public struct WickServer: Sendable {
                     throw APIError(status: 413, message: "The request body is larger than \(limit) bytes.", type: "invalid_request_error", code: "request_too_large")
                 }
                 guard let model = models.first else { throw APIError.notFound("No model is loaded.", code: "model_not_found") }
-                return try await CompletionHandler(model: model).handle(body: String(buffer: buffer), chat: chat)
+                let body = String(buffer: buffer)
+                switch path {
+                case "v1/embeddings": return try await EmbeddingsHandler(model: model).handle(body: body)
+                default: return try await CompletionHandler(model: model).handle(body: body, chat: path == "v1/chat/completions")
+                }
             }
         }
         return router
@@ -66,7 +70,7 @@ public struct WickServer: Sendable {
         Responses.object([
             ("id", .string(model.id)), ("object", .string("model")), ("created", .int(0)), ("owned_by", .string("wick")),
             ("context_length", .int(model.contextLength)), ("max_context_length", .int(model.trainedContextLength)),
-            ("capabilities", .array([.string("completion"), .string("chat"), .string("tool_use")])),
+            ("capabilities", .array([.string("completion"), .string("chat"), .string("tool_use"), .string("embeddings")])),
         ])
     }
 

@@ -166,6 +166,12 @@ public enum TemplateError: Error, Equatable, CustomStringConvertible {
     case raised(String)
     case limit(String)
 
+    /// The template failed while evaluating (not through its own `raise_exception`, and not a limit).
+    public var isEvaluationFailure: Bool {
+        if case .runtime = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .syntax(let m): return "template syntax error: \(m)"

@@ -35,7 +35,7 @@ struct Generate: ParsableCommand {
         let session = Session(transformer: loaded.transformer, contextLength: contextLength)
         let generator = Generator(session: session, tokenizer: loaded.tokenizer)
         let result = generator.generate(prompt: promptTokens, parameters: parameters, maxTokens: min(n, contextLength - promptTokens.count),
-                                        ignoreEndOfGeneration: ignoreEos, topLogprobs: logprobs, onText: { text in
+                                        ignoreEndOfGeneration: ignoreEos, logprobs: logprobs > 0 ? logprobs : nil, onText: { text, _ in
             if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
         })
         if json {
@@ -44,7 +44,7 @@ struct Generate: ParsableCommand {
                 "prompt_tokens_per_second": result.promptTokensPerSecond,
                 "generation_tokens_per_second": result.generationTokensPerSecond,
             ]
-            if logprobs > 0 { object["top_logprobs"] = result.firstTopLogprobs.map { [Int($0.id), Double($0.logprob)] } }
+            if logprobs > 0 { object["top_logprobs"] = (result.logprobs.first?.top ?? []).map { [Int($0.id), Double($0.logprob)] } }
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print("")

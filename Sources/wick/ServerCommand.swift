@@ -21,10 +21,12 @@ struct ServerCommand: AsyncParsableCommand {
         @Flag(help: "Stay in the foreground (the only mode for now).") var foreground = false
         @Option(help: "Worker threads for inference.") var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Largest request body in bytes.") var maxBodyBytes = 32 << 20
+        @Option(help: "Requests that may wait for the model (the running one included) before others get 503.") var maxQueued = 16
 
         func run() async throws {
             guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
-            let loaded = try ChatModel(path: model, contextLength: contextLength, threads: threads)
+            guard maxQueued >= 1 else { throw ValidationError("--max-queued must be at least 1") }
+            let loaded = try ChatModel(path: model, contextLength: contextLength, threads: threads, maxQueued: maxQueued)
             if host == "0.0.0.0" || host == "::" {
                 FileHandle.standardError.write(Data("warning: serving on \(host): every machine on the network can reach this server\(apiKeys.isEmpty ? ", and no --api-key is set" : "")\n".utf8))
             }

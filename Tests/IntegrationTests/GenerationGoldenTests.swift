@@ -43,9 +43,9 @@ import Tokenizers
             #expect(tokenizer.encode(prompt, addSpecial: true, parseSpecial: true) == c.prompt_tokens, "\(model): prompt tokens")
             session.reset()
             let result = generator.generate(prompt: c.prompt_tokens, parameters: .greedy, maxTokens: c.tokens.count,
-                                            ignoreEndOfGeneration: true, topLogprobs: 20)
+                                            ignoreEndOfGeneration: true, logprobs: 20)
             // First position: log-probabilities of llama.cpp's top tokens.
-            let ours = Dictionary(uniqueKeysWithValues: result.firstTopLogprobs.map { (Int($0.id), Double($0.logprob)) })
+            let ours = Dictionary(uniqueKeysWithValues: try #require(result.logprobs.first).top.map { (Int($0.id), Double($0.logprob)) })
             let reference = c.top[0]
             var diff2 = 0.0, ref2 = 0.0
             for entry in reference {
@@ -95,7 +95,7 @@ import Tokenizers
         let full = generator.generate(prompt: prompt, parameters: .greedy, maxTokens: 24)
         let stop = try #require(full.text.range(of: "\n")).lowerBound
         var streamed = ""
-        let cut = generator.generate(prompt: prompt, parameters: .greedy, maxTokens: 24, stop: ["\n"], onText: { streamed += $0 })
+        let cut = generator.generate(prompt: prompt, parameters: .greedy, maxTokens: 24, stop: ["\n"], onText: { text, _ in streamed += text })
         #expect(cut.text == String(full.text[..<stop]))
         #expect(streamed == cut.text)
         #expect(cut.finishReason == .stop)

@@ -1,6 +1,6 @@
 """Drives a real `wick server` with the official OpenAI Python SDK and replays Kibana's requests.
 Run by scripts/test: WICK_BIN is the release binary, WICK_TEST_MODELS the model cache."""
-import json, os, socket, subprocess, time, urllib.request
+import http.client, json, os, socket, subprocess, time, urllib.request
 import openai
 import pytest
 
@@ -23,7 +23,7 @@ def free_port():
 def server():
     port = free_port()
     proc = subprocess.Popen([os.environ.get("WICK_BIN", ".build/release/wick"), "server", "start", "--model", MODEL_FILE,
-                             "--port", str(port), "--context-length", "4096", "--api-key", KEY],
+                             "--port", str(port), "--context-length", "4096", "--api-key", KEY, "--max-queued", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     for _ in range(240):
@@ -147,6 +147,84 @@ def test_prefix_reuse_reports_cached_tokens(client):
     second = client.chat.completions.create(model=MODEL_ID, temperature=0, max_tokens=8, messages=[
         {"role": "system", "content": system}, {"role": "user", "content": "Hello again"}])
     assert second.usage.prompt_tokens_details.cached_tokens >= first.usage.prompt_tokens - 10
+
+
+def test_embeddings(client):
+    texts = ["Paris is the capital of France.", "The capital of France is Paris.", "def add(a, b):\n    return a + b"]
+    r = client.embeddings.create(model=MODEL_ID, input=texts)  # the SDK asks for base64 and decodes it
+    vectors = [d.embedding for d in sorted(r.data, key=lambda d: d.index)]
+    assert len(vectors) == 3 and all(len(v) == 896 for v in vectors)
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+    assert all(abs(dot(v, v) - 1) < 1e-3 for v in vectors)
+    assert dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2])
+    assert r.usage.prompt_tokens == r.usage.total_tokens > 10
+    floats = client.embeddings.create(model=MODEL_ID, input=texts[0], encoding_format="float")
+    assert max(abs(a - b) for a, b in zip(floats.data[0].embedding, vectors[0])) < 1e-5
+    with pytest.raises(openai.BadRequestError) as e:
+        client.embeddings.create(model=MODEL_ID, input=[[10**9]])
+    assert e.value.body["param"] == "input"
+
+
+def test_tool_choice_forces_a_call(client):
+    messages = [{"role": "user", "content": "Tell me a joke about cats."}]
+    named = client.chat.completions.create(model=MODEL_ID, temperature=0, messages=messages, tools=[WEATHER],
+                                           tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    assert named.choices[0].finish_reason == "tool_calls"
+    assert named.choices[0].message.tool_calls[0].function.name == "get_weather"
+    assert isinstance(json.loads(named.choices[0].message.tool_calls[0].function.arguments), dict)
+    required = client.chat.completions.create(model=MODEL_ID, temperature=0, messages=messages, tools=[WEATHER], tool_choice="required")
+    assert required.choices[0].message.tool_calls[0].function.name == "get_weather"
+    # Among several tools the model picks, but only among their names.
+    search = {"type": "function", "function": {"name": "search_jokes", "description": "Find jokes about a topic",
+              "parameters": {"type": "object", "properties": {"topic": {"type": "string"}}, "required": ["topic"]}}}
+    picked = client.chat.completions.create(model=MODEL_ID, temperature=0, messages=messages, tools=[WEATHER, search], tool_choice="required")
+    assert picked.choices[0].finish_reason == "tool_calls"
+    assert picked.choices[0].message.tool_calls[0].function.name in ("get_weather", "search_jokes")
+    assert isinstance(json.loads(picked.choices[0].message.tool_calls[0].function.arguments), dict)
+    plain = client.chat.completions.create(model=MODEL_ID, temperature=0, max_tokens=40, tool_choice="none", tools=[WEATHER],
+                                           messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    assert not plain.choices[0].message.tool_calls
+
+
+def test_logprobs(client):
+    r = client.chat.completions.create(model=MODEL_ID, temperature=0, max_tokens=6, logprobs=True, top_logprobs=3,
+                                       messages=[{"role": "user", "content": "Count from 1 to 10."}])
+    entries = r.choices[0].logprobs.content
+    assert len(entries) == r.usage.completion_tokens
+    assert "".join(e.token for e in entries) == r.choices[0].message.content
+    for e in entries:
+        assert len(e.top_logprobs) == 3 and e.logprob <= 0
+        assert e.top_logprobs[0].token == e.token and abs(e.top_logprobs[0].logprob - e.logprob) < 1e-6  # greedy
+
+
+def test_degenerate_loop_is_stopped(client):
+    # No max_tokens: the reply may run to the end of the context, unless it loops.
+    r = client.completions.create(model=MODEL_ID, prompt="a " * 64, temperature=0)
+    assert r.choices[0].finish_reason == "stop"
+    assert r.usage.completion_tokens < 400
+
+
+def test_disconnect_stops_generation_and_full_queue_is_503(server, client):
+    body = {"model": MODEL_ID, "prompt": "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,", "max_tokens": 3000,
+            "temperature": 0, "stream": True}
+    def start_stream():
+        conn = http.client.HTTPConnection(server.removeprefix("http://"), timeout=300)
+        conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+        return conn
+    first = start_stream()
+    response = first.getresponse()
+    assert response.status == 200
+    assert response.readline()  # the stream is under way
+    second = start_stream()  # waits in the queue behind the first
+    time.sleep(0.5)
+    status, text, _ = post(server, "/v1/completions", {"model": MODEL_ID, "prompt": "hi", "max_tokens": 1})
+    assert status == 503 and json.loads(text)["error"]["code"] == "queue_full"
+    first.close()
+    second.close()
+    # Both generations stop at once: 3000 tokens would take the 0.5B model far longer than this.
+    started = time.time()
+    r = client.completions.create(model=MODEL_ID, prompt="The capital of France is", max_tokens=2, temperature=0)
+    assert r.choices[0].text and time.time() - started < 20
 
 
 def kibana_body(name):

@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import Templates
+
+/// `/v1/embeddings`: one vector per input (a string, strings, token ids or lists of token ids),
+/// pooled as the model's metadata says and scaled to unit length, as floats or base64 (the OpenAI
+/// SDKs ask for base64 by default).
+struct EmbeddingsHandler: Sendable {
+    let model: ChatModel
+
+    /// The inputs of a request: text or token ids.
+    enum Input: Equatable {
+        case text(String)
+        case tokens([Int32])
+    }
+
+    struct Request {
+        var model: String?
+        var inputs: [Input] = []
+        var base64 = false
+
+        init(json text: String) throws {
+            let root: Value
+            do { root = try Value(jsonText: text) } catch TemplateError.syntax(let why) {
+                throw APIError.invalid("We could not parse the JSON body of your request (\(why)).")
+            }
+            guard case .object(let body) = root else { throw APIError.invalid("The request body must be a JSON object.") }
+            let f = FieldReader(body)
+            model = try f.string("model")
+            switch try f.string("encoding_format") ?? "float" {
+            case "float": base64 = false
+            case "base64": base64 = true
+            case let other: throw APIError.invalid("'encoding_format' must be 'float' or 'base64', not '\(other)'.", param: "encoding_format")
+            }
+            if try f.integer("dimensions") != nil {
+                throw APIError.invalid("'dimensions' is not supported: this model's embeddings have a fixed size.", param: "dimensions")
+            }
+            let invalid = APIError.invalid("'input' must be a string, an array of strings, an array of token ids or an array of such arrays.", param: "input")
+            switch body["input"] {
+            case .string(let s)?: inputs = [.text(s)]
+            case .array(let items)? where !items.isEmpty:
+                if items.allSatisfy({ numericValue($0) != nil }) {
+                    inputs = [.tokens(try Self.tokenIDs(items, invalid))]
+                } else {
+                    inputs = try items.map { item in
+                        switch item {
+                        case .string(let s): return .text(s)
+                        case .array(let ids) where !ids.isEmpty: return .tokens(try Self.tokenIDs(ids, invalid))
+                        default: throw invalid
+                        }
+                    }
+                }
+            case nil: throw APIError.invalid("'input' is required.", param: "input")
+            default: throw invalid
+            }
+            if inputs.count > 2048 { throw APIError.invalid("At most 2048 inputs are allowed per request.", param: "input") }
+            if inputs.contains(.text("")) { throw APIError.invalid("'input' must not contain empty strings.", param: "input") }
+        }
+
+        static func tokenIDs(_ items: [Value], _ invalid: APIError) throws -> [Int32] {
+            try items.map {
+                guard case .int(let i) = $0, let id = Int32(exactly: i) else { throw invalid }
+                return id
+            }
+        }
+    }
+
+    func handle(body: String) async throws -> Response {
+        let request = try Request(json: body)
+        try model.checkName(request.model)
+        let sequences = try request.inputs.map { input -> [Int32] in
+            let tokens: [Int32]
+            switch input {
+            case .text(let s): tokens = model.tokenizer.encode(s, addSpecial: true, parseSpecial: false)
+            case .tokens(let ids):
+                guard ids.allSatisfy({ $0 >= 0 && Int($0) < model.tokenizer.vocabulary.count }) else {
+                    throw APIError.invalid("'input' holds a token id outside this model's vocabulary (0..<\(model.tokenizer.vocabulary.count)).", param: "input")
+                }
+                tokens = ids
+            }
+            guard tokens.count <= model.contextLength else {
+                throw APIError.invalid("This model's maximum context length is \(model.contextLength) tokens. However, an input has \(tokens.count) tokens. Please reduce its length.",
+                                       param: "input", code: "context_length_exceeded")
+            }
+            return tokens
+        }
+        let vectors = try await model.embed(sequences)
+        let data: [Value] = vectors.enumerated().map { index, vector in
+            let encoded: Value = request.base64 ? .string(Self.base64(vector)) : .array(vector.map { .double(Double($0)) })
+            return Responses.object([("object", .string("embedding")), ("index", .int(index)), ("embedding", encoded)])
+        }
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        return WickServer.json(Responses.object([
+            ("object", .string("list")), ("data", .array(data)), ("model", .string(model.id)),
+            ("usage", Responses.object([("prompt_tokens", .int(tokens)), ("total_tokens", .int(tokens))])),
+        ]))
+    }
+
+    /// Little-endian float32 bytes in base64, as OpenAI encodes embeddings.
+    static func base64(_ vector: [Float]) -> String {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(vector.count * 4)
+        for v in vector { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+        return Data(bytes).base64EncodedString()
+    }
+}

@@ -1,0 +1,60 @@
+import Testing
+@testable import Server
+import Templates
+
+struct ChatRequestTests {
+    func error(_ json: String, chat: Bool = true) -> APIError? {
+        do { _ = try ChatRequest(json: json, chat: chat); return nil } catch let e as APIError { return e } catch { return nil }
+    }
+
+    let hello = #""messages":[{"role":"user","content":"hi"}]"#
+    let weather = #""tools":[{"type":"function","function":{"name":"get_weather","parameters":{}}}]"#
+
+    @Test func wrongTypesNameTheField() {
+        #expect(error("{\(hello),\"temperature\":\"hot\"}")?.param == "temperature")
+        #expect(error("{\(hello),\"stream\":1}")?.param == "stream")
+        #expect(error("{\(hello),\"stop\":[1]}")?.param == "stop")
+        #expect(error("{\(hello),\"logit_bias\":{\"x\":1}}")?.param == "logit_bias")
+        #expect(error(#"{"messages":[{"role":"wizard","content":"hi"}]}"#)?.param == "messages[0].role")
+        #expect(error(#"{"messages":[]}"#)?.param == "messages")
+        #expect(error("{\(hello),\"n\":2}")?.param == "n")
+        #expect(error("not json")?.status == 400)
+        #expect(error("[1,2]")?.status == 400)
+        #expect(error(#"{"prompt":7}"#, chat: false)?.param == "prompt")
+    }
+
+    @Test func structuredOutputIsRefusedClearlyUntilGrammarsExist() {
+        let e = error("{\(hello),\"response_format\":{\"type\":\"json_object\"}}")
+        #expect(e?.param == "response_format" && e?.message.contains("not supported") == true)
+        #expect(error("{\(hello),\"response_format\":{\"type\":\"text\"}}") == nil)
+    }
+
+    @Test func toolChoiceMustFitTheTools() throws {
+        #expect(error("{\(hello),\"tool_choice\":\"required\"}")?.param == "tool_choice")
+        #expect(error("{\(hello),\(weather),\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"other\"}}}")?.param == "tool_choice")
+        let named = try ChatRequest(json: "{\(hello),\(weather),\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}}", chat: true)
+        #expect(named.toolChoice == .named("get_weather") && named.toolNames == ["get_weather"])
+        #expect(try ChatRequest(json: "{\(hello),\(weather)}", chat: true).toolChoice == .auto)
+        #expect(try ChatRequest(json: "{\(hello)}", chat: true).toolChoice == .none)
+        #expect(try ChatRequest(json: "{\(hello),\(weather),\"parallel_tool_calls\":false}", chat: true).parallelToolCalls == false)
+    }
+
+    @Test func messagesAreReadyForTemplates() throws {
+        let r = try ChatRequest(json: #"""
+        {"messages":[{"role":"developer","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},
+          {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}}]},
+          {"role":"tool","tool_call_id":"c1","content":{"ok":true}}],
+         "max_tokens":5,"stop":"END","seed":7,"unknown_field":[1,2,3]}
+        """#, chat: true)
+        guard case .object(let system) = r.messages[0], case .object(let assistant) = r.messages[1], case .object(let tool) = r.messages[2] else {
+            Issue.record("messages are not objects"); return
+        }
+        #expect(system["role"] == .string("system") && system["content"] == .string("a\nb"))
+        #expect(assistant["content"] == Value.none)  // kept null: templates get "" only when they need it
+        guard case .array(let calls)? = assistant["tool_calls"], case .object(let call) = calls[0], case .object(let fn)? = call["function"],
+              case .object(let args)? = fn["arguments"] else { Issue.record("tool call arguments were not parsed"); return }
+        #expect(args["x"] == .int(1))
+        #expect(tool["content"] == .string(#"{"ok":true}"#))
+        #expect(r.maxTokens == 5 && r.stop == ["END"] && r.sampling.seed == 7)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Hummingbird
+import NIOCore
+import Testing
+@testable import Server
+
+/// The HTTP layer without a model, over a real socket: auth, errors, limits and CORS (the
+/// real-model HTTP tier is Tests/server, driven by the OpenAI SDK).
+@Suite(.serialized) struct RouterTests {
+    /// Runs the router on a free port for the duration of `body`.
+    func withServer(cors: Bool = false, _ body: (URL) async throws -> Void) async throws {
+        var configuration = WickServer.Configuration()
+        configuration.apiKeys = ["secret", "other"]
+        configuration.cors = cors
+        configuration.maxBodyBytes = 1000
+        let (ports, announce) = AsyncStream<Int>.makeStream()
+        let app = Application(router: WickServer(models: [], configuration: configuration).makeRouter(),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in announce.yield(channel.localAddress?.port ?? 0) })
+        let server = Task { try await app.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        do {
+            try await body(URL(string: "http://127.0.0.1:\(port)")!)
+        } catch {
+            server.cancel()
+            throw error
+        }
+        server.cancel()
+        _ = try? await server.value
+    }
+
+    struct Reply {
+        let status: Int
+        let headers: [AnyHashable: Any]
+        let body: Data
+        /// The string fields of an OpenAI error body (empty when the body is not one).
+        var error: [String: String] {
+            let json = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+            return ((json?["error"] as? [String: Any]) ?? [:]).compactMapValues { $0 as? String }
+        }
+        func header(_ name: String) -> String? {
+            headers.first { ($0.key as? String)?.lowercased() == name.lowercased() }?.value as? String
+        }
+    }
+
+    func send(_ base: URL, _ path: String, method: String = "GET", headers: [String: String] = [:], body: String? = nil) async throws -> Reply {
+        var request = URLRequest(url: base.appendingPathComponent(path))
+        request.httpMethod = method
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        request.httpBody = body.map { Data($0.utf8) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = try #require(response as? HTTPURLResponse)
+        return Reply(status: http.statusCode, headers: http.allHeaderFields, body: data)
+    }
+
+    @Test func keysGuardTheAPIButNotHealth() async throws {
+        try await withServer { base in
+            #expect(try await send(base, "health").status == 200)
+            let missing = try await send(base, "v1/models")
+            #expect(missing.status == 401 && missing.error["code"] == "invalid_api_key")
+            #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer secre"]).status == 401)
+            #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer other"]).status == 200)
+        }
+    }
+
+    @Test func unknownRoutesMethodsAndBigBodiesAreOpenAIErrors() async throws {
+        let auth = ["Authorization": "Bearer secret"]
+        try await withServer { base in
+            let unknown = try await send(base, "v1/nothing", headers: auth)
+            #expect(unknown.status == 404 && unknown.error["type"] == "invalid_request_error")
+            let wrongMethod = try await send(base, "v1/chat/completions", headers: auth)
+            #expect([404, 405].contains(wrongMethod.status) && wrongMethod.error["message"] != nil)
+            let big = try await send(base, "v1/chat/completions", method: "POST", headers: auth, body: String(repeating: "x", count: 5000))
+            #expect(big.status == 413 && big.error["code"] == "request_too_large")
+            let noModel = try await send(base, "v1/embeddings", method: "POST", headers: auth, body: #"{"input":"x"}"#)
+            #expect(noModel.status == 404 && noModel.error["message"] == "No model is loaded.")
+        }
+    }
+
+    @Test func corsPreflightAllowsPrivateNetworks() async throws {
+        try await withServer(cors: true) { base in
+            let r = try await send(base, "v1/chat/completions", method: "OPTIONS",
+                                   headers: ["Origin": "http://kibana.local:5601", "Access-Control-Request-Method": "POST"])
+            #expect(r.status == 204)
+            #expect(r.header("Access-Control-Allow-Origin") == "http://kibana.local:5601")
+            #expect(r.header("Access-Control-Allow-Private-Network") == "true")
+        }
+    }
+}
