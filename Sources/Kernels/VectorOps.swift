@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KernelsAVX2
 
 /// Element-wise and normalisation operations on float vectors.
 public enum VectorOps {
@@ -11,6 +12,22 @@ public enum VectorOps {
         for i in 0..<n { sum += x[i] * x[i] }
         let scale = 1 / (sum / Float(n) + epsilon).squareRoot()
         for i in 0..<n { y[i] = x[i] * scale * (weight[i] + weightOffset) }
+    }
+
+    /// x[i] = e^(x[i] - shift); returns the sum (softmax's numerators and denominator).
+    public static func expShifted(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
+        if CPUFeatures.useAVX2 { return AVX2Exp.expShifted(x, count: n, shift: shift) }
+        return expShiftedScalar(x, count: n, shift: shift)
+    }
+
+    public static func expShiftedScalar(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
+        var sum: Float = 0
+        for i in 0..<n {
+            let e = expf(x[i] - shift)
+            x[i] = e
+            sum += e
+        }
+        return sum
     }
 
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {

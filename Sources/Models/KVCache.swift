@@ -7,24 +7,32 @@ public final class KVCache: @unchecked Sendable {
     let kvDim: Int
     let keys: UnsafeMutablePointer<Float16>
     let values: UnsafeMutablePointer<Float16>
-    /// Attention scores, one row of `capacity` per worker thread.
+    /// Per worker thread: `scoreRows` rows of `capacity` attention scores, and a block of keys or
+    /// values widened to f32 (`blockBytes`).
+    let scoreRows: Int
     let scores: UnsafeMutablePointer<Float>
+    let blockFloats: Int
+    let blocks: UnsafeMutablePointer<Float>
     /// Positions filled so far.
     public private(set) var count = 0
 
-    init(layers: Int, kvDim: Int, capacity: Int, threads: Int) {
+    init(layers: Int, kvDim: Int, capacity: Int, threads: Int, scoreRows: Int, blockBytes: Int) {
         self.capacity = capacity
         self.layers = layers
         self.kvDim = kvDim
         keys = .allocate(capacity: layers * capacity * kvDim)
         values = .allocate(capacity: layers * capacity * kvDim)
-        scores = .allocate(capacity: threads * capacity)
+        self.scoreRows = scoreRows
+        scores = .allocate(capacity: threads * scoreRows * capacity)
+        blockFloats = blockBytes / 4
+        blocks = .allocate(capacity: threads * blockFloats)
     }
 
     deinit {
         keys.deallocate()
         values.deallocate()
         scores.deallocate()
+        blocks.deallocate()
     }
 
     @inline(__always) func key(layer: Int, position: Int) -> UnsafeMutablePointer<Float16> {

@@ -14,7 +14,7 @@ public final class Transformer: @unchecked Sendable {
     let weights: ModelWeights
     /// Tokens processed per forward step; longer prompts are cut into chunks of this size.
     public let batchCapacity: Int
-    private let scratch: Scratch
+    let scratch: Scratch
 
     /// The dot-product path (tests compare paths end to end).
     public let kernel: DotKernel
@@ -31,7 +31,8 @@ public final class Transformer: @unchecked Sendable {
     }
 
     public func makeCache(contextLength: Int) -> KVCache {
-        KVCache(layers: config.layers, kvDim: config.kvHeads * config.headDim, capacity: contextLength, threads: pool.count)
+        KVCache(layers: config.layers, kvDim: config.kvHeads * config.headDim, capacity: contextLength, threads: pool.count,
+                scoreRows: Self.attentionTile * (config.heads / config.kvHeads), blockBytes: Self.attentionBlock * config.headDim * 4)
     }
 
     public enum Logits { case last, all }
@@ -169,41 +170,6 @@ public final class Transformer: @unchecked Sendable {
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for t in 0..<tokens { VectorOps.add(y + t * m.rows, b.baseAddress!, count: m.rows) }
-            }
-        }
-    }
-
-    private func attention(layer: Int, tokens n: Int, start: Int, window: Int?, cache: KVCache) {
-        let c = config, s = scratch
-        let qDim = c.heads * c.headDim
-        let group = c.heads / c.kvHeads
-        let d = c.headDim
-        pool.parallelFor(n * c.heads) { range, thread in
-            let scores = cache.scores + thread * cache.capacity
-            for job in range {
-                let t = job / c.heads, h = job % c.heads
-                let position = start + t
-                let first = window.map { max(0, position - $0 + 1) } ?? 0
-                let q = s.q + t * qDim + h * d
-                let kvOffset = (h / group) * d
-                var maxScore = -Float.infinity
-                for p in first...position {
-                    let score = HalfVectors.dot(q, cache.key(layer: layer, position: p) + kvOffset, count: d) * c.attentionScale
-                    scores[p] = score
-                    maxScore = max(maxScore, score)
-                }
-                var sum: Float = 0
-                for p in first...position {
-                    let e = expf(scores[p] - maxScore)
-                    scores[p] = e
-                    sum += e
-                }
-                let out = s.attention + t * qDim + h * d
-                for i in 0..<d { out[i] = 0 }
-                let inv = 1 / sum
-                for p in first...position {
-                    HalfVectors.addScaled(out, scores[p] * inv, cache.value(layer: layer, position: p) + kvOffset, count: d)
-                }
             }
         }
     }

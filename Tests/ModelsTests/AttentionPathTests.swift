@@ -1,0 +1,46 @@
+import GGUF
+import Testing
+@testable import Models
+
+/// Prompt batches go through tiled attention, single tokens through the per-head path: both must
+/// give the same logits at every position, across tiles and blocks, after a cached prefix, and with
+/// a sliding window.
+@Suite struct AttentionPathTests {
+    /// The tiny llama of ModelLoadingErrorTests as a Gemma 3 file with a 3-position sliding window.
+    static func tinyGemma() -> GGUFWriter {
+        var w = ModelLoadingErrorTests.tinyLlama(architecture: "gemma3")
+        w.set("gemma3.attention.sliding_window", .uint32(3))
+        for l in 0..<2 {
+            let p = "blk.\(l)."
+            for (name, count) in [("attn_q_norm.weight", 16), ("attn_k_norm.weight", 16), ("post_attention_norm.weight", 32), ("post_ffw_norm.weight", 32)] {
+                w.addTensor(p + name, dimensions: [count], floats: (0..<count).map { Float($0 % 5) / 10 })
+            }
+        }
+        return w
+    }
+
+    func compareBatchWithSteps(_ writer: GGUFWriter, prefix: [Int32], batch: [Int32]) throws {
+        let model = try Transformer(gguf: GGUFFile(data: writer.bytes()), vocabularySize: 8, threads: 2, batchCapacity: 64)
+        let batched = model.makeCache(contextLength: 96)
+        if !prefix.isEmpty { _ = model.forward(prefix, cache: batched) }
+        let all = model.forward(batch, cache: batched, logits: .all)
+        let stepped = model.makeCache(contextLength: 96)
+        for t in prefix { _ = model.forward([t], cache: stepped) }
+        for (i, t) in batch.enumerated() {
+            let one = model.forward([t], cache: stepped)
+            let diff = zip(one, all[(i * 8)..<(i * 8 + 8)]).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(diff < 1e-4, "position \(prefix.count + i): batch and step differ by \(diff)")
+        }
+    }
+
+    let tokens: [Int32] = (0..<70).map { Int32($0 * 5 % 8) }
+
+    @Test func llamaBatchMatchesStepsAcrossTilesAndBlocks() throws {
+        try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(), prefix: [], batch: Array(tokens.prefix(11)))
+        try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(), prefix: Array(tokens.prefix(5)), batch: Array(tokens[5..<70]))
+    }
+
+    @Test func slidingWindowBatchMatchesSteps() throws {
+        try compareBatchWithSteps(Self.tinyGemma(), prefix: Array(tokens.prefix(2)), batch: Array(tokens[2..<13]))
+    }
+}
