@@ -166,6 +166,13 @@ struct CompletionHandler: Sendable {
                         return try await emit(content: ready, reasoning: reasoningPart)
                     }
                 }
+                if !ToolCallFormat.mayBeCall(held, tools: reply.tools) {
+                    // Only looked like a call: stream it, and watch for a real one further on.
+                    let text = held
+                    held = ""
+                    holding = false
+                    return try await emit(content: text, reasoning: reasoningPart)
+                }
                 try await emit(content: "", reasoning: reasoningPart)
             }
             func feed(_ text: String) async throws {

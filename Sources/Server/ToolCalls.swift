@@ -50,6 +50,39 @@ enum ToolCallFormat: Equatable {
         }
     }
 
+    /// Whether text held back from a reply may still turn out to be a tool call: false as soon as it
+    /// cannot (its first key is not `name`, `function` or `type`, or its name is no tool's beginning),
+    /// so a reply that merely starts like JSON streams as content without waiting for its end.
+    static func mayBeCall(_ text: String, tools: Set<String>) -> Bool {
+        var rest = Substring(text).drop(while: \.isWhitespace)
+        func skip(_ prefix: String) -> Bool? {
+            if rest.hasPrefix(prefix) { rest = rest.dropFirst(prefix.count).drop(while: \.isWhitespace); return true }
+            return prefix.hasPrefix(rest) ? nil : false  // nil: too short to tell
+        }
+        for opener in ["```json", "```", "<tool_call>", "[TOOL_CALLS]", "["] {
+            switch skip(opener) {
+            case nil: return true
+            case true?: break
+            case false?: continue
+            }
+        }
+        guard let brace = skip("{") else { return true }
+        guard brace else { return false }
+        guard let quote = skip("\"") else { return true }
+        guard quote else { return false }
+        guard let keyEnd = rest.firstIndex(of: "\"") else {
+            return ["name", "function", "type"].contains { $0.hasPrefix(rest) }
+        }
+        let key = rest[..<keyEnd]
+        guard key == "name" else { return key == "function" || key == "type" }
+        rest = rest[rest.index(after: keyEnd)...].drop(while: \.isWhitespace)
+        guard let colon = skip(":") else { return true }
+        guard colon, let open = skip("\"") else { return colon }
+        guard open else { return false }
+        let name = rest.prefix { $0 != "\"" }
+        return name.count < rest.count ? tools.contains(String(name)) : tools.contains { $0.hasPrefix(name) }
+    }
+
     /// What follows the opening quote of a forced call's name: the name, then the arguments' `{`.
     static func nameAndArgumentsOpening(_ name: String) -> String {
         Value.string(name).compactJSON.dropFirst() + ", \"arguments\": {"

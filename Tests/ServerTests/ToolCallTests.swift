@@ -70,3 +70,21 @@ struct ToolCallTests {
         #expect(opened.feed("plan</think>done") == ("plan", "done"))
     }
 }
+
+struct EarlyReleaseTests {
+    let tools: Set<String> = ["get_weather", "search"]
+
+    @Test func textThatMayStillBeACallIsHeld() {
+        for text in ["", "  ", "{", "```", "```json\n{\"na", "<tool_call>", "<tool_call>\n{\"name\": \"get_", "[TOOL_CALLS][{\"name\":\"search\"",
+                     "{\"type\": \"function\"", "{\"function\": {", "{\"name\":", "{\"name\": \"search\", \"arguments\": {\"q\": 1"] {
+            #expect(ToolCallFormat.mayBeCall(text, tools: tools), "\(text.debugDescription)")
+        }
+    }
+
+    @Test func textThatCannotBeACallIsReleased() {
+        for text in ["{\"screen_description\":", "{\"name\": \"context\"", "{\"name\": \"get_x", "{1", "[1, 2]", "``` python\nprint()",
+                     "<tool_call>\n{\"query\""] {
+            #expect(!ToolCallFormat.mayBeCall(text, tools: tools), "\(text.debugDescription)")
+        }
+    }
+}
