@@ -1,3 +1,4 @@
+import GGUF
 import KernelsAVX2
 
 /// Activations quantized on the fly for integer dot products: blocks of 32 values, each with a
@@ -46,44 +47,65 @@ public struct QuantizedActivations {
         }
     }
 
-    /// Quantizes `count` floats into the blocks starting at value `offset`:
-    /// scale = max |x| / 127, values rounded to nearest.
-    public func quantize(_ x: UnsafePointer<Float>, into offset: Int = 0, count: Int) {
+    /// How activations are quantized for a weight type, as llama.cpp quantizes them, so the two
+    /// engines round alike: `q8_0` (per-32 scales stored in half precision; Q4_0, Q5_0, Q8_0),
+    /// `q8_1` (the same with the scaled sums in half precision; Q4_1, Q5_1), `q8_K` (one float scale
+    /// per 256 values; the K-quants).
+    public enum Grid: Sendable {
+        case q8_0, q8_1, q8_K
+
+        public init(weights: GGMLType) {
+            switch weights {
+            case .q4_1, .q5_1: self = .q8_1
+            case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: self = .q8_K
+            default: self = .q8_0
+            }
+        }
+
+        var scaleGroup: Int { self == .q8_K ? 8 : 1 }
+        var halfScale: Bool { self != .q8_K }
+        var halfSum: Bool { self == .q8_1 }
+    }
+
+    /// Quantizes `count` floats into the blocks starting at value `offset`: scale = max |x| / 127 over
+    /// the grid's group, values rounded half to even.
+    public func quantize(_ x: UnsafePointer<Float>, into offset: Int = 0, count: Int, grid: Grid = .q8_0) {
+        precondition(offset % 32 == 0 && count % (32 * grid.scaleGroup) == 0 && offset + count <= self.count)
         if CPUFeatures.useAVX2 {
-            quantizeAVX2(x, into: offset, count: count)
+            let b = offset / 32
+            AVX2Quantize.blocks(x, count: count, scales: scales + b, values: values + offset, halfSums: halfSums + 2 * b,
+                                blockSums: blockSums + b, scaleGroup: grid.scaleGroup, halfScale: grid.halfScale, halfSum: grid.halfSum)
         } else {
-            quantizePortable(x, into: offset, count: count)
+            quantizePortable(x, into: offset, count: count, grid: grid)
         }
     }
 
-    func quantizeAVX2(_ x: UnsafePointer<Float>, into offset: Int, count: Int) {
-        precondition(offset % 32 == 0 && count % 32 == 0 && offset + count <= self.count)
-        let b = offset / 32
-        AVX2Quantize.blocks(x, count: count, scales: scales + b, values: values + offset, halfSums: halfSums + 2 * b,
-                            blockSums: blockSums + b)
-    }
-
-    func quantizePortable(_ x: UnsafePointer<Float>, into offset: Int, count: Int) {
-        precondition(offset % 32 == 0 && count % 32 == 0 && offset + count <= self.count)
-        for blockIndex in 0..<(count / 32) {
-            let src = x + 32 * blockIndex
-            let b = offset / 32 + blockIndex
+    func quantizePortable(_ x: UnsafePointer<Float>, into offset: Int, count: Int, grid: Grid) {
+        var group = 0
+        while group < count / 32 {
             var amax: Float = 0
-            for j in 0..<32 { amax = max(amax, abs(src[j])) }
+            for j in (32 * group)..<(32 * (group + grid.scaleGroup)) { amax = max(amax, abs(x[j])) }
             let d = amax / 127
             let inv: Float = d == 0 ? 0 : 1 / d
-            scales[b] = d
-            let dst = values + 32 * b
-            var s0: Int16 = 0, s1: Int16 = 0
-            for j in 0..<32 {
-                let v = src[j] * inv
-                let q = Int8(v >= 0 ? v + 0.5 : v - 0.5)  // rounds half away from zero, without a libm call
-                dst[j] = q
-                if j < 16 { s0 &+= Int16(q) } else { s1 &+= Int16(q) }
+            let stored = grid.halfScale ? Float(Float16(d)) : d
+            for blockIndex in group..<(group + grid.scaleGroup) {
+                let src = x + 32 * blockIndex
+                let b = offset / 32 + blockIndex
+                let dst = values + 32 * b
+                var s0: Int16 = 0, s1: Int16 = 0
+                for j in 0..<32 {
+                    // Adding and taking away 1.5 · 2^23 rounds half to even, as the vector path does, without libm.
+                    let q = Int8((src[j] * inv + 12_582_912) - 12_582_912)
+                    dst[j] = q
+                    if j < 16 { s0 &+= Int16(q) } else { s1 &+= Int16(q) }
+                }
+                scales[b] = stored
+                halfSums[2 * b] = s0
+                halfSums[2 * b + 1] = s1
+                let sum = Float(Int32(s0) + Int32(s1))
+                blockSums[b] = grid.halfSum ? Float(Float16(d * sum)) : stored * sum
             }
-            halfSums[2 * b] = s0
-            halfSums[2 * b + 1] = s1
-            blockSums[b] = d * Float(Int32(s0) + Int32(s1))
+            group += grid.scaleGroup
         }
     }
 }

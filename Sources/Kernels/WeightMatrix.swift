@@ -18,6 +18,9 @@ public struct WeightMatrix: @unchecked Sendable {
 
     public var isFloat: Bool { type == .f32 || type == .f16 || type == .bf16 }
 
+    /// How activations are quantized for this matrix.
+    public var activationGrid: QuantizedActivations.Grid { .init(weights: type) }
+
     @inline(__always) public func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
 
     /// Dequantizes row `r` into `out` (`columns` floats).
