@@ -55,19 +55,24 @@ extension Transformer {
                 @inline(__always) func query(_ r: Int) -> UnsafeMutablePointer<Float> { s.q + (t0 + r / group) * qDim + (g * group + r % group) * d }
                 @inline(__always) func output(_ r: Int) -> UnsafeMutablePointer<Float> { s.attention + (t0 + r / group) * qDim + (g * group + r % group) * d }
                 let lo = first(0), hi = last(rows - 1)
-
-                // Scores, block by block of keys.
-                var b = lo
-                while b <= hi {
-                    let m = min(block, hi - b + 1)
-                    AttentionBlocks.widen(cache.key(layer: layer, position: b) + g * d, stride: kvDim, rows: m, d: d, into: widened)
-                    for r in 0..<rows {
-                        let from = max(b, first(r)), to = min(b + m - 1, last(r))
-                        guard from <= to else { continue }
-                        AttentionBlocks.dots(query(r), widened + (from - b) * d, count: to - from + 1, d: d, scale: c.attentionScale,
-                                             into: scoreRows + r * cache.capacity + from)
+                /// Walks [lo, hi] in blocks of `source` rows widened to f32; `body(r, from, count, rows)` gets
+                /// each query row's visible part of the block.
+                @inline(__always) func blocks(_ source: (Int) -> UnsafeMutablePointer<Float16>,
+                                              _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+                    var b = lo
+                    while b <= hi {
+                        let m = min(block, hi - b + 1)
+                        AttentionBlocks.widen(source(b) + g * d, stride: kvDim, rows: m, d: d, into: widened)
+                        for r in 0..<rows {
+                            let from = max(b, first(r)), to = min(b + m - 1, last(r))
+                            if from <= to { body(r, from, to - from + 1, widened + (from - b) * d) }
+                        }
+                        b += m
                     }
-                    b += m
+                }
+
+                blocks({ cache.key(layer: layer, position: $0) }) { r, from, count, keys in
+                    AttentionBlocks.dots(query(r), keys, count: count, d: d, scale: c.attentionScale, into: scoreRows + r * cache.capacity + from)
                 }
                 // Softmax of each row.
                 for r in 0..<rows {
@@ -79,17 +84,8 @@ extension Transformer {
                     let out = output(r)
                     for i in 0..<d { out[i] = 0 }
                 }
-                // Weighted values, block by block.
-                b = lo
-                while b <= hi {
-                    let m = min(block, hi - b + 1)
-                    AttentionBlocks.widen(cache.value(layer: layer, position: b) + g * d, stride: kvDim, rows: m, d: d, into: widened)
-                    for r in 0..<rows {
-                        let from = max(b, first(r)), to = min(b + m - 1, last(r))
-                        guard from <= to else { continue }
-                        AttentionBlocks.weightedSum(scoreRows + r * cache.capacity + from, widened + (from - b) * d, count: to - from + 1, d: d, into: output(r))
-                    }
-                    b += m
+                blocks({ cache.value(layer: layer, position: $0) }) { r, from, count, values in
+                    AttentionBlocks.weightedSum(scoreRows + r * cache.capacity + from, values, count: count, d: d, into: output(r))
                 }
             }
         }
