@@ -294,41 +294,80 @@ public enum AVX2Dot {
                                           _ tokens: Int, _ t: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
         let slices = count / 32
         let blocks = slices / D.slicesPerBlock
-        let swapHalves = _mm256_setr_epi32(4, 5, 6, 7, 0, 1, 2, 3)
-        let upperHalf = _mm256_setr_epi32(0, 0, 0, 0, -1, -1, -1, -1)
-        do {
-            var acc = _mm256_setzero_ps()
-            for b in 0..<blocks {
-                let block = row + b * D.blockBytes
+        let stride = 32 * slices
+        var acc = _mm256_setzero_ps()
+        for b in 0..<blocks {
+            let block = row + b * D.blockBytes
+            let first = b * D.slicesPerBlock
+            if D.hasScales && sharesScale(sxByBlock + first * tokens + t, slices: D.slicesPerBlock, tokens: tokens) {
+                // K-quants on llama.cpp's q8_K grid: the block's factor and the tokens' activation scales are
+                // the same for all its slices, so the integer partials add up over the block and are
+                // folded, converted and scaled once.
+                var q = (_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                         _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256())
+                var factor: Float = 0
                 for s in 0..<D.slicesPerBlock {
                     let slice = D.decode(block, slice: s)
-                    let index = b * D.slicesPerBlock + s
-                    let xs = x + 32 * (t * slices + index)
-                    let stride = 32 * slices
-                    let p0 = P.partials(D.self, slice, xs)
-                    let p1 = P.partials(D.self, slice, xs + stride)
-                    let p2 = P.partials(D.self, slice, xs + 2 * stride)
-                    let p3 = P.partials(D.self, slice, xs + 3 * stride)
-                    let p4 = P.partials(D.self, slice, xs + 4 * stride)
-                    let p5 = P.partials(D.self, slice, xs + 5 * stride)
-                    let p6 = P.partials(D.self, slice, xs + 6 * stride)
-                    let p7 = P.partials(D.self, slice, xs + 7 * stride)
-                    // Lanes 0-3: tokens 0-3 (low 128 bits + high 128 bits after the fold), likewise 4-7.
-                    let h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3))
-                    let h4567 = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7))
-                    let f0123 = _mm256_add_epi32(h0123, _mm256_permutevar8x32_epi32(h0123, swapHalves))
-                    let f4567 = _mm256_add_epi32(h4567, _mm256_permutevar8x32_epi32(h4567, swapHalves))
-                    let sums8 = _mm256_blendv_epi8(f0123, f4567, upperHalf)
-                    let dx = _mm256_loadu_ps(sxByBlock + index * tokens + t)
-                    acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(slice.factor), dx), _mm256_cvtepi32_ps(sums8), acc)
+                    factor = slice.factor
+                    let xs = x + 32 * (t * slices + first + s)
+                    q.0 = _mm256_add_epi32(q.0, P.partials(D.self, slice, xs))
+                    q.1 = _mm256_add_epi32(q.1, P.partials(D.self, slice, xs + stride))
+                    q.2 = _mm256_add_epi32(q.2, P.partials(D.self, slice, xs + 2 * stride))
+                    q.3 = _mm256_add_epi32(q.3, P.partials(D.self, slice, xs + 3 * stride))
+                    q.4 = _mm256_add_epi32(q.4, P.partials(D.self, slice, xs + 4 * stride))
+                    q.5 = _mm256_add_epi32(q.5, P.partials(D.self, slice, xs + 5 * stride))
+                    q.6 = _mm256_add_epi32(q.6, P.partials(D.self, slice, xs + 6 * stride))
+                    q.7 = _mm256_add_epi32(q.7, P.partials(D.self, slice, xs + 7 * stride))
                     if D.hasMin {
-                        acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.min), _mm256_loadu_ps(sumsByBlock + index * tokens + t), acc)
+                        acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.min), _mm256_loadu_ps(sumsByBlock + (first + s) * tokens + t), acc)
                     }
                 }
+                let dx = _mm256_loadu_ps(sxByBlock + first * tokens + t)
+                acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(factor), dx), _mm256_cvtepi32_ps(laneSums(q.0, q.1, q.2, q.3, q.4, q.5, q.6, q.7)), acc)
+                continue
             }
-            let lanes = unsafeBitCast(acc, to: SIMD8<Float>.self)
-            for k in 0..<8 { out[(t + k) * outStride] = lanes[k] }
+            for s in 0..<D.slicesPerBlock {
+                let slice = D.decode(block, slice: s)
+                let index = first + s
+                let xs = x + 32 * (t * slices + index)
+                let sums8 = laneSums(P.partials(D.self, slice, xs), P.partials(D.self, slice, xs + stride),
+                                     P.partials(D.self, slice, xs + 2 * stride), P.partials(D.self, slice, xs + 3 * stride),
+                                     P.partials(D.self, slice, xs + 4 * stride), P.partials(D.self, slice, xs + 5 * stride),
+                                     P.partials(D.self, slice, xs + 6 * stride), P.partials(D.self, slice, xs + 7 * stride))
+                let dx = _mm256_loadu_ps(sxByBlock + index * tokens + t)
+                acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(slice.factor), dx), _mm256_cvtepi32_ps(sums8), acc)
+                if D.hasMin {
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.min), _mm256_loadu_ps(sumsByBlock + index * tokens + t), acc)
+                }
+            }
         }
+        let lanes = unsafeBitCast(acc, to: SIMD8<Float>.self)
+        for k in 0..<8 { out[(t + k) * outStride] = lanes[k] }
+    }
+
+    /// Whether eight tokens' activation scales (block-major, `tokens` apart) are equal over `slices` slices.
+    @inlinable @inline(__always)
+    static func sharesScale(_ sx: UnsafePointer<Float>, slices: Int, tokens: Int) -> Bool {
+        let first = _mm256_castps_si256(_mm256_loadu_ps(sx))
+        var same = _mm256_set1_epi32(-1)
+        for s in 1..<slices {
+            // Bit-for-bit equality: the q8_K grid stores the very same float.
+            same = _mm256_and_si256(same, _mm256_cmpeq_epi32(_mm256_castps_si256(_mm256_loadu_ps(sx + s * tokens)), first))
+        }
+        return _mm256_movemask_epi8(same) == -1
+    }
+
+    /// Eight tokens' int32 partial-sum vectors folded into one vector whose lane k is token k's sum.
+    @inlinable @inline(__always)
+    static func laneSums(_ p0: __m256i, _ p1: __m256i, _ p2: __m256i, _ p3: __m256i,
+                         _ p4: __m256i, _ p5: __m256i, _ p6: __m256i, _ p7: __m256i) -> __m256i {
+        let swapHalves = _mm256_setr_epi32(4, 5, 6, 7, 0, 1, 2, 3)
+        // Lanes 0-3: tokens 0-3 (low 128 bits + high 128 bits after the fold), likewise 4-7.
+        let h0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3))
+        let h4567 = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7))
+        let f0123 = _mm256_add_epi32(h0123, _mm256_permutevar8x32_epi32(h0123, swapHalves))
+        let f4567 = _mm256_add_epi32(h4567, _mm256_permutevar8x32_epi32(h4567, swapHalves))
+        return _mm256_blendv_epi8(f0123, f4567, _mm256_setr_epi32(0, 0, 0, 0, -1, -1, -1, -1))
     }
 
     /// Tokens are taken four at a time so that each decoded slice feeds four accumulators.

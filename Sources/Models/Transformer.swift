@@ -162,7 +162,7 @@ public final class Transformer: @unchecked Sendable {
         let acts = scratch.activations
         if !m.isFloat {
             pool.parallelFor(tokens) { range in
-                for t in range { acts.quantize(x + t * m.columns, into: t * m.columns, count: m.columns) }
+                for t in range { acts.quantize(x + t * m.columns, into: t * m.columns, count: m.columns, grid: m.activationGrid) }
             }
             if tokens > 1 { acts.regroup(tokens: tokens, columns: m.columns) }
         }

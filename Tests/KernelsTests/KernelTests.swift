@@ -54,24 +54,27 @@ import Testing
         }
     }
 
-    /// One row against several tokens (the prompt-processing path) equals one token at a time.
-    @Test(arguments: integerTypes)
-    func batchedRowsMatchSingleTokens(type: GGMLType) {
+    /// One row against several tokens (the prompt-processing path) equals one token at a time, on the
+    /// weight type's own activation grid (K-quants then sum a block's partials before folding them)
+    /// and on the per-32 grid.
+    @Test(arguments: integerTypes, [false, true])
+    func batchedRowsMatchSingleTokens(type: GGMLType, ownGrid: Bool) {
         var rng = SplitMix(seed: 11 + UInt64(type.rawValue))
         let n = 2 * 256
         let tokens = 11  // one tiled group of eight and a remainder of three
+        let grid: QuantizedActivations.Grid = ownGrid ? .init(weights: type) : .q8_0
         let row = Self.randomRow(type, blocks: n / type.blockGeometry.elements, rng: &rng)
         let x = (0..<(n * tokens)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 }
         let acts = QuantizedActivations(capacity: n * tokens)
         let single = QuantizedActivations(capacity: n)
         defer { acts.deallocate(); single.deallocate() }
-        x.withUnsafeBufferPointer { acts.quantize($0.baseAddress!, count: n * tokens) }
+        for t in 0..<tokens { x.withUnsafeBufferPointer { acts.quantize($0.baseAddress! + t * n, into: t * n, count: n, grid: grid) } }
         acts.regroup(tokens: tokens, columns: n)
         for kernel in DotKernel.available {
             var out = [Float](repeating: .nan, count: 2 * tokens)
             row.withUnsafeBytes { kernel.dot(type, $0.baseAddress!, acts, count: n, tokens: tokens, into: &out, stride: 2) }
             for t in 0..<tokens {
-                x.withUnsafeBufferPointer { single.quantize($0.baseAddress! + t * n, count: n) }
+                x.withUnsafeBufferPointer { single.quantize($0.baseAddress! + t * n, count: n, grid: grid) }
                 let one = row.withUnsafeBytes { kernel.dot(type, $0.baseAddress!, single, count: n) }
                 #expect(abs(out[2 * t] - one) <= 1e-3 * max(1, abs(one)), "\(type) \(kernel.name) token \(t)")
             }
