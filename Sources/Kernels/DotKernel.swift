@@ -17,22 +17,21 @@ public struct DotKernel: Sendable {
         }
     }
 
-    public static let avx2 = DotKernel(name: "avx2") { type, data, rowBytes, rows, x, count, tokens, out, stride in
-        guard AVX2Dot.supportedTypeIDs.contains(type.rawValue) else {
-            return portable.multiply(type, data, rowBytes, rows, x, count, tokens, out, stride)
-        }
-        AVX2Dot.multiply(typeID: type.rawValue, data: data, rowBytes: rowBytes, rows: rows, scales: x.scales, values: x.values,
-                         blockSums: x.blockSums, scalesByBlock: x.scalesByBlock, sumsByBlock: x.sumsByBlock,
-                         count: count, tokens: tokens, out: out, outStride: stride)
-    }
+    public static let avx2 = simd("avx2", AVX2Dot.multiply)
+    public static let vnni = simd("avx512-vnni", VNNIDot.multiply)
 
-    public static let vnni = DotKernel(name: "avx512-vnni") { type, data, rowBytes, rows, x, count, tokens, out, stride in
-        guard AVX2Dot.supportedTypeIDs.contains(type.rawValue) else {
-            return portable.multiply(type, data, rowBytes, rows, x, count, tokens, out, stride)
+    /// A SIMD path for the types it covers, the portable one for the rest.
+    private static func simd(_ name: String, _ run: @escaping @Sendable (
+        _ typeID: UInt32, _ data: UnsafeRawPointer, _ rowBytes: Int, _ rows: Range<Int>, _ scales: UnsafePointer<Float>,
+        _ values: UnsafePointer<Int8>, _ blockSums: UnsafePointer<Float>, _ scalesByBlock: UnsafePointer<Float>,
+        _ sumsByBlock: UnsafePointer<Float>, _ count: Int, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) -> Void
+    ) -> DotKernel {
+        DotKernel(name: name) { type, data, rowBytes, rows, x, count, tokens, out, stride in
+            guard AVX2Dot.supportedTypeIDs.contains(type.rawValue) else {
+                return portable.multiply(type, data, rowBytes, rows, x, count, tokens, out, stride)
+            }
+            run(type.rawValue, data, rowBytes, rows, x.scales, x.values, x.blockSums, x.scalesByBlock, x.sumsByBlock, count, tokens, out, stride)
         }
-        VNNIDot.multiply(typeID: type.rawValue, data: data, rowBytes: rowBytes, rows: rows, scales: x.scales, values: x.values,
-                         blockSums: x.blockSums, scalesByBlock: x.scalesByBlock, sumsByBlock: x.sumsByBlock,
-                         count: count, tokens: tokens, out: out, outStride: stride)
     }
 
     /// Every path this CPU can run, for tests that compare them.

@@ -27,22 +27,9 @@ public enum VNNIDot {
                                 scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
                                 scalesByBlock: UnsafePointer<Float>, sumsByBlock: UnsafePointer<Float>,
                                 count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        // Each decoder named here, so every loop is specialised and compiled in this module.
-        func each<D: SliceDecoder>(_ d: D.Type) {
-            AVX2Dot.rowsLoop(VNNIProduct.self, d, data: data, rowBytes: rowBytes, rows: rows, scales: scales, values: values,
-                             blockSums: blockSums, scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count,
-                             tokens: tokens, out: out, outStride: outStride)
-        }
-        switch typeID {
-        case 2: each(Q4_0.self)
-        case 3: each(Q4_1.self)
-        case 6: each(Q5_0.self)
-        case 7: each(Q5_1.self)
-        case 8: each(Q8_0.self)
-        case 12: each(Q4_K.self)
-        case 13: each(Q5_K.self)
-        case 14: each(Q6_K.self)
-        default: preconditionFailure("VNNI dot product for type \(typeID) not available")
-        }
+        // AVX2Dot's type dispatch and loops, inlined here and so specialised and compiled with this target's features.
+        AVX2Dot.multiply(VNNIProduct.self, typeID: typeID, data: data, rowBytes: rowBytes, rows: rows, scales: scales, values: values,
+                         blockSums: blockSums, scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count,
+                         tokens: tokens, out: out, outStride: outStride)
     }
 }

@@ -34,13 +34,7 @@ struct ChatRequest {
     }
 
     init(json text: String, chat: Bool) throws {
-        let root: Value
-        do {
-            root = try Value(jsonText: text)
-        } catch TemplateError.syntax(let why) {
-            throw APIError.invalid("We could not parse the JSON body of your request (\(why)).")
-        }
-        guard case .object(let body) = root else { throw APIError.invalid("The request body must be a JSON object.") }
+        let body = try FieldReader.object(json: text)
         let f = FieldReader(body)
 
         model = try f.string("model")
@@ -173,6 +167,18 @@ struct ChatRequest {
 
 /// Typed reads of optional request fields; a present field of the wrong type is a 400.
 struct FieldReader {
+    /// A request body: a JSON object, or a 400 that says what is wrong with it.
+    static func object(json text: String) throws -> Value.Object {
+        let root: Value
+        do {
+            root = try Value(jsonText: text)
+        } catch TemplateError.syntax(let why) {
+            throw APIError.invalid("We could not parse the JSON body of your request (\(why)).")
+        }
+        guard case .object(let body) = root else { throw APIError.invalid("The request body must be a JSON object.") }
+        return body
+    }
+
     let o: Value.Object
     var prefix = ""
 

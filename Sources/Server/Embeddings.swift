@@ -20,11 +20,7 @@ struct EmbeddingsHandler: Sendable {
         var base64 = false
 
         init(json text: String) throws {
-            let root: Value
-            do { root = try Value(jsonText: text) } catch TemplateError.syntax(let why) {
-                throw APIError.invalid("We could not parse the JSON body of your request (\(why)).")
-            }
-            guard case .object(let body) = root else { throw APIError.invalid("The request body must be a JSON object.") }
+            let body = try FieldReader.object(json: text)
             let f = FieldReader(body)
             model = try f.string("model")
             switch try f.string("encoding_format") ?? "float" {
