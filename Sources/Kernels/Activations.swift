@@ -67,8 +67,8 @@ public struct QuantizedActivations {
         var halfSum: Bool { self == .q8_1 }
     }
 
-    /// Quantizes `count` floats into the blocks starting at value `offset`: scale = max |x| / 127 over
-    /// the grid's group, values rounded half to even.
+    /// Quantizes `count` floats into the blocks starting at value `offset`: values x · 127 / max |x| over
+    /// the grid's group rounded half to even (`QuantizationScale` gives the scale).
     public func quantize(_ x: UnsafePointer<Float>, into offset: Int = 0, count: Int, grid: Grid = .q8_0) {
         precondition(offset % 32 == 0 && count % (32 * grid.scaleGroup) == 0 && offset + count <= self.count)
         if CPUFeatures.useAVX2 {
@@ -85,8 +85,7 @@ public struct QuantizedActivations {
         while group < count / 32 {
             var amax: Float = 0
             for j in (32 * group)..<(32 * (group + grid.scaleGroup)) { amax = max(amax, abs(x[j])) }
-            let d = amax / 127
-            let inv: Float = d == 0 ? 0 : 1 / d
+            let (d, inv) = QuantizationScale.of(maximum: amax, wholeScale: !grid.halfScale)
             let stored = grid.halfScale ? Float(Float16(d)) : d
             for blockIndex in group..<(group + grid.scaleGroup) {
                 let src = x + 32 * blockIndex

@@ -14,12 +14,19 @@ public enum HalfVectors {
         return s
     }
 
-    public static func addScaled(_ y: UnsafeMutablePointer<Float>, _ w: Float, _ x: UnsafePointer<Float16>, count n: Int) {
+    /// y[i] = f16(y[i] + w · x[i]): a half-precision accumulator held in floats (the fused product
+    /// rounded once to float, then to half precision).
+    public static func addScaledHalf(_ y: UnsafeMutablePointer<Float>, _ w: Float, _ x: UnsafePointer<Float16>, count n: Int) {
         if useAVX2 && n % 8 == 0 {
-            x.withMemoryRebound(to: UInt16.self, capacity: n) { AVX2Half.addScaled(y, w, $0, count: n) }
+            x.withMemoryRebound(to: UInt16.self, capacity: n) { AVX2Half.addScaledHalf(y, w, $0, count: n) }
             return
         }
-        for i in 0..<n { y[i] += w * Float(x[i]) }
+        for i in 0..<n { y[i] = Float(Float16(y[i].addingProduct(Float(x[i]), w))) }
     }
 
+    /// y[i] = f16(y[i] · s).
+    public static func scaleHalf(_ y: UnsafeMutablePointer<Float>, _ s: Float, count n: Int) {
+        if useAVX2 && n % 8 == 0 { return AVX2Half.scaleHalf(y, s, count: n) }
+        for i in 0..<n { y[i] = Float(Float16(y[i] * s)) }
+    }
 }

@@ -8,9 +8,10 @@ public enum VectorOps {
     /// y = x / rms(x) * (weight + weightOffset)   (Gemma stores weights minus one: offset 1)
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, weightOffset: Float = 0,
                                epsilon: Float, count n: Int, into y: UnsafeMutablePointer<Float>) {
-        var sum: Float = 0
-        for i in 0..<n { sum += x[i] * x[i] }
-        let scale = 1 / (sum / Float(n) + epsilon).squareRoot()
+        // Squares summed in double precision, as llama.cpp does.
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(x[i] * x[i]) }
+        let scale = 1 / (Float(sum / Double(n)) + epsilon).squareRoot()
         for i in 0..<n { y[i] = x[i] * scale * (weight[i] + weightOffset) }
     }
 
@@ -84,16 +85,21 @@ public enum VectorOps {
     }
 
     /// Rotary position embedding of one head in place. `neox`: pairs (i, i + d/2); otherwise (2i, 2i+1).
+    /// Angles and rotations are evaluated as llama.cpp evaluates them — each pair's angle is the
+    /// previous one times base^(-2/d), and each output is one fused multiply-add over the other
+    /// product rounded — so the rotated keys round to the same half-precision values in the cache.
     public static func rope(_ x: UnsafeMutablePointer<Float>, headDim: Int, position: Int, base: Float, scale: Float = 1, neox: Bool) {
         let half = headDim / 2
-        let pos = Float(position) * scale
+        let step = powf(base, -2 / Float(headDim))
+        var theta = Float(position)
         for i in 0..<half {
-            let theta = pos * powf(base, -2 * Float(i) / Float(headDim))
-            let c = cosf(theta), s = sinf(theta)
+            let angle = scale * theta
+            let c = cosf(angle), s = sinf(angle)
             let (a, b) = neox ? (i, i + half) : (2 * i, 2 * i + 1)
             let x0 = x[a], x1 = x[b]
-            x[a] = x0 * c - x1 * s
-            x[b] = x0 * s + x1 * c
+            x[a] = (-(x1 * s)).addingProduct(x0, c)
+            x[b] = (x0 * s).addingProduct(x1, c)
+            theta *= step
         }
     }
 }

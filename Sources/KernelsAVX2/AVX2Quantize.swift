@@ -1,6 +1,6 @@
 import _Builtin_intrinsics.intel
 
-/// Quantizes floats into int8 blocks of 32 (scale = max|x| / 127, round half to even), with the sums
+/// Quantizes floats into int8 blocks of 32 (x · 127 / max|x|, rounded half to even), with the sums
 /// of each half and the scaled block sum, eight lanes at a time.
 public enum AVX2Quantize {
     /// `scaleGroup` consecutive blocks share one scale (max|x| over the group / 127); `halfScale`
@@ -21,9 +21,10 @@ public enum AVX2Quantize {
                 m = _mm256_max_ps(m, _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(src), absMask), _mm256_and_ps(_mm256_loadu_ps(src + 8), absMask)),
                                                    _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(src + 16), absMask), _mm256_and_ps(_mm256_loadu_ps(src + 24), absMask))))
             }
-            let d = unsafeBitCast(m, to: SIMD8<Float>.self).max() / 127
+            let amax = m.max()
+            let (d, multiplier) = QuantizationScale.of(maximum: amax, wholeScale: !halfScale)
             let stored = halfScale ? Float(Float16(d)) : d
-            let inverse = _mm256_set1_ps(d == 0 ? 0 : 1 / d)
+            let inverse = _mm256_set1_ps(multiplier)
             for b in group..<(group + scaleGroup) {
                 let src = x + 32 * b
                 let q0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(src), inverse))

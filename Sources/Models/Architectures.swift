@@ -16,6 +16,7 @@ enum Architectures {
             c.ropeNeox = true
             c.embeddingScale = Float(c.embeddingLength).squareRoot()
             c.qkNorm = true
+            c.scalesQueries = true
             c.postNorms = true
             c.gelu = true
             // Five sliding-window layers, then one global layer; local layers use RoPE base 10000.

@@ -1,39 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Kernels
 
 /// Attention of a step's queries over the cache, with grouped-query heads, causal and sliding-window
-/// masks. One token (generation) goes head by head over the f16 cache; a batch (prompt processing)
-/// goes in tiles of tokens × the query heads sharing one KV head, so each block of keys and values
-/// is widened to f32 once and read by every query in the tile.
+/// masks. Generation and short batches go query row by query row over the f16 cache; a long batch
+/// (prompt processing) goes in tiles of tokens × the query heads sharing one KV head, so each block
+/// of keys and values is widened to f32 once and read by every query in the tile.
 extension Transformer {
     /// Tokens per tile and positions per block of the batched path.
     static let attentionTile = 4
     static let attentionBlock = 64
+    /// Batches of at least this many tokens take the blocked path; smaller ones (and generation)
+    /// go row by row, as llama.cpp's flash attention does below its 64-query tile.
+    static let blockedFrom = 64
 
     func attention(layer: Int, tokens n: Int, start: Int, window: Int?, cache: KVCache) {
-        if n == 1 { singleTokenAttention(layer: layer, start: start, window: window, cache: cache) }
+        if n < Self.blockedFrom { rowAttention(layer: layer, tokens: n, start: start, window: window, cache: cache) }
         else { batchedAttention(layer: layer, tokens: n, start: start, window: window, cache: cache) }
     }
 
-    private func singleTokenAttention(layer: Int, start position: Int, window: Int?, cache: KVCache) {
-        let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads
-        let first = window.map { max(0, position - $0 + 1) } ?? 0
-        pool.parallelFor(c.heads) { range, thread in
-            let scores = cache.scores + thread * cache.scoreRows * cache.capacity
-            for h in range {
-                let q = s.q + h * d
-                let kvOffset = (h / group) * d
+    /// Each (token, query head) goes over its visible positions with the online softmax of llama.cpp's
+    /// vector flash attention, so short prompts and generation agree with the reference to the
+    /// rounding: the query rounded to half precision (after the scale when the architecture scales
+    /// queries first), scores in float, each position's weight e^(score − running maximum), and the
+    /// weighted values summed in a half-precision accumulator that is rescaled whenever a new maximum
+    /// appears. Scores and weights are computed for all positions first, so the exponentials vectorize.
+    private func rowAttention(layer: Int, tokens n: Int, start: Int, window: Int?, cache: KVCache) {
+        let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads, qDim = c.heads * d
+        let preScale: Float = c.scalesQueries ? c.attentionScale : 1
+        let scoreScale: Float = c.scalesQueries ? 1 : c.attentionScale
+        pool.parallelFor(n * c.heads) { range, thread in
+            let weights = cache.scores + thread * cache.scoreRows * cache.capacity
+            let rescales = weights + cache.capacity
+            let accumulator = cache.blocks + thread * cache.blockFloats
+            for job in range {
+                let t = job / c.heads, h = job % c.heads
+                let last = start + t, first = window.map { max(0, last - $0 + 1) } ?? 0
+                let q = s.q + t * qDim + h * d, kvOffset = (h / group) * d
+                for i in 0..<d { q[i] = Float(Float16(q[i] * preScale)) }
                 var maxScore = -Float.infinity
-                for p in first...position {
-                    let score = HalfVectors.dot(q, cache.key(layer: layer, position: p) + kvOffset, count: d) * c.attentionScale
-                    scores[p] = score
-                    maxScore = max(maxScore, score)
+                for p in first...last {
+                    let score = HalfVectors.dot(q, cache.key(layer: layer, position: p) + kvOffset, count: d) * scoreScale
+                    rescales[p] = 1
+                    if score > maxScore {
+                        rescales[p] = expf(maxScore - score)
+                        maxScore = score
+                    }
+                    weights[p] = score - maxScore
                 }
-                let inv = 1 / VectorOps.expShifted(scores + first, count: position - first + 1, shift: maxScore)
-                let out = s.attention + h * d
-                for i in 0..<d { out[i] = 0 }
-                for p in first...position {
-                    HalfVectors.addScaled(out, scores[p] * inv, cache.value(layer: layer, position: p) + kvOffset, count: d)
+                _ = VectorOps.expShifted(weights + first, count: last - first + 1, shift: 0)
+                for i in 0..<d { accumulator[i] = 0 }
+                var sum: Float = 0
+                for p in first...last {
+                    if rescales[p] != 1 {
+                        HalfVectors.scaleHalf(accumulator, rescales[p], count: d)
+                        sum *= rescales[p]
+                    }
+                    HalfVectors.addScaledHalf(accumulator, weights[p], cache.value(layer: layer, position: p) + kvOffset, count: d)
+                    sum += weights[p]
                 }
+                let out = s.attention + t * qDim + h * d, inverse = 1 / sum
+                for i in 0..<d { out[i] = accumulator[i] * inverse }
             }
         }
     }

@@ -21,6 +21,9 @@ public struct ModelConfig: Sendable {
     public var embeddingScale: Float = 1
     /// Scale applied to attention scores (default 1/sqrt(headDim)).
     public var attentionScale: Float
+    /// Gemma scales queries before attention rather than scores after it (as llama.cpp's graph does,
+    /// which decides where its half-precision rounding of the query falls).
+    public var scalesQueries = false
     /// Qwen2 has biases on the Q, K and V projections.
     public var qkvBias = false
     /// Gemma 3 normalises each query and key head.

@@ -115,6 +115,24 @@ import Testing
         #expect(Set(results).count == 1, "portable and AVX2 quantize differently")
     }
 
+    /// Values are multiplied by 127 / max, as llama.cpp does, not divided by the scale: in this block
+    /// (from Gemma 3's first layer) 4.760316 · 127 / 32.678925 is exactly 18.5, which rounds to 18,
+    /// while 4.760316 / (32.678925 / 127) is 18.500002 and would round to 19.
+    @Test(arguments: [QuantizedActivations.Grid.q8_0, .q8_1, .q8_K])
+    func valuesOnATieRoundLikeLlamaCpp(grid: QuantizedActivations.Grid) {
+        let n = grid == .q8_K ? 256 : 32
+        let x: [Float] = [32.678925, 4.760316] + [Float](repeating: 0.25, count: n - 2)
+        let paths: [(QuantizedActivations, UnsafePointer<Float>) -> Void] = [{ $0.quantizePortable($1, into: 0, count: n, grid: grid) }]
+            + (CPUFeatures.hasAVX2 ? [{ $0.quantize($1, count: n, grid: grid) }] : [])
+        for quantize in paths {
+            let acts = QuantizedActivations(capacity: n)
+            defer { acts.deallocate() }
+            x.withUnsafeBufferPointer { quantize(acts, $0.baseAddress!) }
+            #expect(acts.values[0] == 127 && acts.values[1] == 18)
+            if grid == .q8_K { #expect(acts.scales[0] == 1 / (127 / Float(32.678925))) }
+        }
+    }
+
     @Test func dequantizeKnownBlocks() {
         // Q8_0: scale 0.5, values -2, 4 …
         var q8: [UInt8] = Array(withUnsafeBytes(of: Float16(0.5).bitPattern.littleEndian) { Array($0) })

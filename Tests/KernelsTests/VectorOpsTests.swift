@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TestSupport
 import Testing
 @testable import Kernels
@@ -16,6 +19,54 @@ struct VectorOpsTests {
                 #expect(abs(fast[i] - reference[i]) <= 3e-7 * reference[i] + 1e-37, "n \(n) at \(i): \(fast[i]) vs \(reference[i])")
             }
             #expect(abs(fastSum - referenceSum) <= 1e-6 * referenceSum + 1e-37)
+        }
+    }
+}
+
+struct HalfAccumulatorTests {
+    /// The AVX2 half-precision accumulator rounds exactly as the portable one (fused product, then
+    /// nearest half, ties to even), and its values stay representable in half precision.
+    @Test func simdHalfAccumulationMatchesPortable() {
+        var rng = SplitMix(seed: 17)
+        func random(_ n: Int, _ scale: Float) -> [Float] { (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 * scale } }
+        for d in [8, 64, 128, 256] {
+            let values = random(d * 20, 4).map { Float16($0) }
+            var fast = [Float](repeating: 0, count: d), plain = fast
+            for p in 0..<20 {
+                let w = abs(random(1, 1)[0]), rescale = p % 7 == 3 ? Float(0.3) : 1
+                if rescale != 1 {
+                    HalfVectors.scaleHalf(&fast, rescale, count: d)
+                    for i in 0..<d { plain[i] = Float(Float16(plain[i] * rescale)) }
+                }
+                values.withUnsafeBufferPointer { HalfVectors.addScaledHalf(&fast, w, $0.baseAddress! + p * d, count: d) }
+                for i in 0..<d { plain[i] = Float(Float16(plain[i].addingProduct(Float(values[p * d + i]), w))) }
+            }
+            #expect(fast == plain, "d \(d)")
+            #expect(fast.allSatisfy { Float(Float16($0)) == $0 })
+        }
+    }
+}
+
+struct RopeTests {
+    /// The angle of pair i is position · base^(−2/d) multiplied i times (llama.cpp's recurrence), so a
+    /// rotation at position p matches that reference to the float, and rotations keep the pair's norm.
+    @Test func rotationFollowsTheAngleRecurrence() {
+        var rng = SplitMix(seed: 23)
+        for (d, neox) in [(64, false), (64, true), (128, true)] {
+            let x = (0..<d).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 }
+            for position in [0, 1, 17, 4000] {
+                var y = x
+                VectorOps.rope(&y, headDim: d, position: position, base: 10000, neox: neox)
+                var theta = Float(position)
+                let step = powf(10000, -2 / Float(d))
+                for i in 0..<(d / 2) {
+                    let (a, b) = neox ? (i, i + d / 2) : (2 * i, 2 * i + 1)
+                    let c = cosf(theta), s = sinf(theta)
+                    #expect(y[a] == (-(x[b] * s)).addingProduct(x[a], c) && y[b] == (x[a] * s).addingProduct(x[b], c))
+                    #expect(abs((y[a] * y[a] + y[b] * y[b]) - (x[a] * x[a] + x[b] * x[b])) <= 1e-3 * (x[a] * x[a] + x[b] * x[b]) + 1e-6)
+                    theta *= step
+                }
+            }
         }
     }
 }

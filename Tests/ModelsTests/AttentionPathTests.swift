@@ -2,9 +2,10 @@ import GGUF
 import Testing
 @testable import Models
 
-/// Prompt batches go through tiled attention, single tokens through the per-head path: both must
-/// give the same logits at every position, across tiles and blocks, after a cached prefix, and with
-/// a sliding window.
+/// Long prompt batches go through tiled attention in float, short batches and single tokens row by
+/// row with llama.cpp's half-precision accumulator: all must give the same logits at every position
+/// (to that accumulator's rounding), across tiles and blocks, after a cached prefix, and with a
+/// sliding window.
 @Suite struct AttentionPathTests {
     /// The tiny llama of ModelLoadingErrorTests as a Gemma 3 file with a 3-position sliding window.
     static func tinyGemma() -> GGUFWriter {
@@ -28,8 +29,11 @@ import Testing
         for t in prefix { _ = model.forward([t], cache: stepped) }
         for (i, t) in batch.enumerated() {
             let one = model.forward([t], cache: stepped)
+            // Relative to the largest logit: the row path's half-precision sums differ from the tiled
+            // path's float sums by about 2^-11 per value added, a wrong mask or position by far more.
+            let scale = one.map { abs($0) }.max() ?? 1
             let diff = zip(one, all[(i * 8)..<(i * 8 + 8)]).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(diff < 1e-4, "position \(prefix.count + i): batch and step differ by \(diff)")
+            #expect(diff <= 5e-3 * scale, "position \(prefix.count + i): batch and step differ by \(diff) (largest logit \(scale))")
         }
     }
 
@@ -42,5 +46,6 @@ import Testing
 
     @Test func slidingWindowBatchMatchesSteps() throws {
         try compareBatchWithSteps(Self.tinyGemma(), prefix: Array(tokens.prefix(2)), batch: Array(tokens[2..<13]))
+        try compareBatchWithSteps(Self.tinyGemma(), prefix: Array(tokens.prefix(2)), batch: Array(tokens[2..<70]))
     }
 }
