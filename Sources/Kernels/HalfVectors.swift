@@ -5,13 +5,30 @@ import KernelsAVX2
 public enum HalfVectors {
     static let useAVX2 = CPUFeatures.useAVX2
 
-    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float16>, count n: Int) -> Float {
-        if useAVX2 && n % 8 == 0 {
-            return b.withMemoryRebound(to: UInt16.self, capacity: n) { AVX2Half.dot(a, $0, count: n) }
+    /// Σ a[i] · b[i] summed in llama.cpp's order (see `AVX2Half.dotInSteps`); the portable path
+    /// follows the same order lane by lane, so both give the same float.
+    public static func dotInSteps(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float16>, count n: Int, portable: Bool = false) -> Float {
+        if useAVX2 && !portable {
+            return b.withMemoryRebound(to: UInt16.self, capacity: n) { AVX2Half.dotInSteps(a, $0, count: n) }
         }
-        var s: Float = 0
-        for i in 0..<n { s += a[i] * Float(b[i]) }
-        return s
+        let whole = n / 64 * 64
+        var lanes = [SIMD16<Float>](repeating: .zero, count: 4)
+        var i = 0
+        while i < whole {
+            for j in 0..<4 {
+                for k in 0..<16 { lanes[j][k] = lanes[j][k].addingProduct(a[i + 16 * j + k], Float(b[i + 16 * j + k])) }
+            }
+            i += 64
+        }
+        let sixteen = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+        let eight = sixteen.lowHalf + sixteen.highHalf
+        let four = eight.lowHalf + eight.highHalf
+        var sum = Double((four[0] + four[2]) + (four[1] + four[3]))
+        while i < n {
+            sum += Double(a[i] * Float(b[i]))
+            i += 1
+        }
+        return Float(sum)
     }
 
     /// y[i] = f16(y[i] + w · x[i]): a half-precision accumulator held in floats (the fused product

@@ -98,7 +98,7 @@ public enum VectorOps {
             let (a, b) = neox ? (i, i + half) : (2 * i, 2 * i + 1)
             let x0 = x[a], x1 = x[b]
             x[a] = (-(x1 * s)).addingProduct(x0, c)
-            x[b] = (x0 * s).addingProduct(x1, c)
+            x[b] = (x1 * c).addingProduct(x0, s)
             theta *= step
         }
     }

@@ -21,8 +21,11 @@ import _Builtin_intrinsics.intel
     _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self))
 }
 
+/// The sum of eight lanes in llama.cpp's order (halves, then pairs two apart, then the last two),
+/// so a dot product accumulated lane by lane as llama.cpp accumulates it rounds the same way.
 @inlinable @inline(__always) public func horizontalSum(_ v: __m256) -> Float {
-    unsafeBitCast(v, to: SIMD8<Float>.self).sum()
+    let h = v.lowHalf + v.highHalf
+    return (h[0] + h[2]) + (h[1] + h[3])
 }
 
 /// One decoded 32-value weight slice: w[i] = factor · mul[i / 16] · q[i] + min (offsets of signed
@@ -214,7 +217,8 @@ public enum AVX2Dot {
                 let p = P.partials(D.self, slice, x + 32 * ab)
                 let dx = sx[ab]
                 acc = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), acc)
-                if D.hasMin { extra += slice.min * sums[ab] }
+                // Fused, as llama.cpp's compiled kernel accumulates the minimum terms.
+                if D.hasMin { extra = extra.addingProduct(slice.min, sums[ab]) }
                 ab += 1
             }
         }
@@ -396,7 +400,7 @@ public enum AVX2Dot {
                         let p = P.partials(D.self, slice, x + 32 * ab)
                         let dx = sx[ab]
                         a = _mm256_fmadd_ps(_mm256_set1_ps(slice.factor * dx), _mm256_cvtepi32_ps(p), a)
-                        if D.hasMin { e += slice.min * sums[ab] }
+                        if D.hasMin { e = e.addingProduct(slice.min, sums[ab]) }
                     }
                     accumulate(0, &acc.0, &extra.0)
                     if group > 1 { accumulate(1, &acc.1, &extra.1) }

@@ -41,24 +41,22 @@ extension Transformer {
                 for i in 0..<d { q[i] = Float(Float16(q[i] * preScale)) }
                 var maxScore = -Float.infinity
                 for p in first...last {
-                    let score = HalfVectors.dot(q, cache.key(layer: layer, position: p) + kvOffset, count: d) * scoreScale
+                    let score = HalfVectors.dotInSteps(q, cache.key(layer: layer, position: p) + kvOffset, count: d) * scoreScale
                     rescales[p] = 1
+                    weights[p] = 1
                     if score > maxScore {
                         rescales[p] = expf(maxScore - score)
                         maxScore = score
+                    } else {
+                        weights[p] = expf(score - maxScore)
                     }
-                    weights[p] = score - maxScore
                 }
-                _ = VectorOps.expShifted(weights + first, count: last - first + 1, shift: 0)
                 for i in 0..<d { accumulator[i] = 0 }
                 var sum: Float = 0
                 for p in first...last {
-                    if rescales[p] != 1 {
-                        HalfVectors.scaleHalf(accumulator, rescales[p], count: d)
-                        sum *= rescales[p]
-                    }
+                    if rescales[p] != 1 { HalfVectors.scaleHalf(accumulator, rescales[p], count: d) }
                     HalfVectors.addScaledHalf(accumulator, weights[p], cache.value(layer: layer, position: p) + kvOffset, count: d)
-                    sum += weights[p]
+                    sum = weights[p].addingProduct(sum, rescales[p])
                 }
                 let out = s.attention + t * qDim + h * d, inverse = 1 / sum
                 for i in 0..<d { out[i] = accumulator[i] * inverse }

@@ -47,6 +47,23 @@ struct HalfAccumulatorTests {
     }
 }
 
+struct HalfDotTests {
+    /// The stepped half-precision dot product gives the same float on the AVX2 and portable paths
+    /// (one summation order), for head sizes with and without a remainder past the last step of 64.
+    @Test func steppedDotIsOneOrderOnEveryPath() {
+        var rng = SplitMix(seed: 29)
+        for d in [64, 96, 128, 256, 40] {
+            let q = (0..<d).map { _ in Float(Float16(Float(Int(rng.next() % 2001) - 1000) / 250)) }
+            let k = (0..<d).map { _ in Float16(Float(Int(rng.next() % 2001) - 1000) / 250) }
+            let fast = k.withUnsafeBufferPointer { HalfVectors.dotInSteps(q, $0.baseAddress!, count: d) }
+            let plain = k.withUnsafeBufferPointer { HalfVectors.dotInSteps(q, $0.baseAddress!, count: d, portable: true) }
+            let exact = zip(q, k).reduce(0.0) { $0 + Double($1.0) * Double(Float($1.1)) }
+            #expect(fast == plain, "d \(d)")
+            #expect(abs(Double(fast) - exact) <= 1e-5 * max(1, abs(exact)), "d \(d)")
+        }
+    }
+}
+
 struct RopeTests {
     /// The angle of pair i is position · base^(−2/d) multiplied i times (llama.cpp's recurrence), so a
     /// rotation at position p matches that reference to the float, and rotations keep the pair's norm.
@@ -62,7 +79,7 @@ struct RopeTests {
                 for i in 0..<(d / 2) {
                     let (a, b) = neox ? (i, i + d / 2) : (2 * i, 2 * i + 1)
                     let c = cosf(theta), s = sinf(theta)
-                    #expect(y[a] == (-(x[b] * s)).addingProduct(x[a], c) && y[b] == (x[a] * s).addingProduct(x[b], c))
+                    #expect(y[a] == (-(x[b] * s)).addingProduct(x[a], c) && y[b] == (x[b] * c).addingProduct(x[a], s))
                     #expect(abs((y[a] * y[a] + y[b] * y[b]) - (x[a] * x[a] + x[b] * x[b])) <= 1e-3 * (x[a] * x[a] + x[b] * x[b]) + 1e-6)
                     theta *= step
                 }
