@@ -23,9 +23,9 @@ extension Transformer {
     /// Each (token, query head) goes over its visible positions with the online softmax of llama.cpp's
     /// vector flash attention, so short prompts and generation agree with the reference to the
     /// rounding: the query rounded to half precision (after the scale when the architecture scales
-    /// queries first), scores in float, each position's weight e^(score − running maximum), and the
-    /// weighted values summed in a half-precision accumulator that is rescaled whenever a new maximum
-    /// appears. Scores and weights are computed for all positions first, so the exponentials vectorize.
+    /// queries first), scores summed in llama.cpp's order, each position's weight expf(score − running
+    /// maximum), and the weighted values summed in a half-precision accumulator that is rescaled
+    /// whenever a new maximum appears. Weights are found for all positions before the values are read.
     private func rowAttention(layer: Int, tokens n: Int, start: Int, window: Int?, cache: KVCache) {
         let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads, qDim = c.heads * d
         let preScale: Float = c.scalesQueries ? c.attentionScale : 1
