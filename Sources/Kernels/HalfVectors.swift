@@ -12,15 +12,16 @@ public enum HalfVectors {
             return b.withMemoryRebound(to: UInt16.self, capacity: n) { AVX2Half.dotInSteps(a, $0, count: n) }
         }
         let whole = n / 64 * 64
-        var lanes = [SIMD16<Float>](repeating: .zero, count: 4)
+        var lanes: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) = (.zero, .zero, .zero, .zero)
+        @inline(__always) func accumulate(_ acc: inout SIMD16<Float>, _ from: Int) {
+            for k in 0..<16 { acc[k] = acc[k].addingProduct(a[from + k], Float(b[from + k])) }
+        }
         var i = 0
         while i < whole {
-            for j in 0..<4 {
-                for k in 0..<16 { lanes[j][k] = lanes[j][k].addingProduct(a[i + 16 * j + k], Float(b[i + 16 * j + k])) }
-            }
+            accumulate(&lanes.0, i); accumulate(&lanes.1, i + 16); accumulate(&lanes.2, i + 32); accumulate(&lanes.3, i + 48)
             i += 64
         }
-        let sixteen = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+        let sixteen = (lanes.0 + lanes.2) + (lanes.1 + lanes.3)
         let eight = sixteen.lowHalf + sixteen.highHalf
         let four = eight.lowHalf + eight.highHalf
         var sum = Double((four[0] + four[2]) + (four[1] + four[3]))
