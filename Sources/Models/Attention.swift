@@ -4,19 +4,20 @@ import Glibc
 import Kernels
 
 /// Attention of a step's queries over the cache, with grouped-query heads, causal and sliding-window
-/// masks. Generation and short batches go query row by query row over the f16 cache; a long batch
-/// (prompt processing) goes in tiles of tokens × the query heads sharing one KV head, so each block
-/// of keys and values is widened to f32 once and read by every query in the tile.
+/// masks. Generation and short prompts go query row by query row over the f16 cache; other batches
+/// (prompt processing) go in tiles of tokens × the query heads sharing one KV head, so each block of
+/// keys and values is widened to f32 once and read by every query in the tile.
 extension Transformer {
     /// Tokens per tile and positions per block of the batched path.
     static let attentionTile = 4
     static let attentionBlock = 64
-    /// Batches of at least this many tokens take the blocked path; smaller ones (and generation)
-    /// go row by row, as llama.cpp's flash attention does below its 64-query tile.
-    static let blockedFrom = 64
-
+    /// Generation, and batches whose whole span of positions fits in one block (a short prompt on an
+    /// empty cache), go row by row as llama.cpp's flash attention does below its 64-query tile, so
+    /// they round as it does. Every other batch goes in tiles: they share each widened block among a
+    /// tile's queries, which makes a short turn appended to a long conversation several times faster
+    /// than walking the cache once per query row (where llama.cpp still goes row by row).
     func attention(layer: Int, tokens n: Int, start: Int, window: Int?, cache: KVCache) {
-        if n < Self.blockedFrom { rowAttention(layer: layer, tokens: n, start: start, window: window, cache: cache) }
+        if n == 1 || start + n <= Self.attentionBlock { rowAttention(layer: layer, tokens: n, start: start, window: window, cache: cache) }
         else { batchedAttention(layer: layer, tokens: n, start: start, window: window, cache: cache) }
     }
 
