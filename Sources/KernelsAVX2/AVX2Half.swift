@@ -24,9 +24,7 @@ public enum AVX2Half {
         }
         // Accumulators 0 + 2 and 1 + 3 (as 16-lane vectors: low and high halves), then their sum.
         let low = (acc.0 + acc.4) + (acc.2 + acc.6), high = (acc.1 + acc.5) + (acc.3 + acc.7)
-        let eight = low + high
-        let four = eight.lowHalf + eight.highHalf
-        var sum = Double((four[0] + four[2]) + (four[1] + four[3]))
+        var sum = Double(horizontalSum(low + high))
         while i < n {
             sum += Double(a[i] * Float(Float16(bitPattern: b[i])))
             i += 1
