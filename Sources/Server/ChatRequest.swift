@@ -42,14 +42,15 @@ struct ChatRequest {
         if case .object(let options)? = body["stream_options"] {
             includeUsage = try FieldReader(options, prefix: "stream_options.").bool("include_usage") ?? false
         }
-        sampling.temperature = try f.number("temperature").map(Float.init) ?? 0.8
-        sampling.topP = try f.number("top_p").map(Float.init) ?? 0.95
-        sampling.topK = try f.integer("top_k") ?? 40
-        sampling.minP = try f.number("min_p").map(Float.init) ?? 0.05
-        sampling.presencePenalty = try f.number("presence_penalty").map(Float.init) ?? 0
-        sampling.frequencyPenalty = try f.number("frequency_penalty").map(Float.init) ?? 0
-        sampling.repetitionPenalty = try f.number("repeat_penalty").map(Float.init) ?? 1
-        if let seed = try f.integer("seed") { sampling.seed = UInt64(truncatingIfNeeded: seed) }
+        sampling.temperature = try f.number("temperature", in: 0...100).map(Float.init) ?? 0.8
+        sampling.topP = try f.number("top_p", in: 0...1).map(Float.init) ?? 0.95
+        // 0 (or, as llama.cpp reads it, a negative number) turns top-k off.
+        sampling.topK = max(0, try f.integer("top_k", in: -1...Int(Int32.max)) ?? 40)
+        sampling.minP = try f.number("min_p", in: 0...1).map(Float.init) ?? 0.05
+        sampling.presencePenalty = try f.number("presence_penalty", in: -2...2).map(Float.init) ?? 0
+        sampling.frequencyPenalty = try f.number("frequency_penalty", in: -2...2).map(Float.init) ?? 0
+        sampling.repetitionPenalty = try f.number("repeat_penalty", in: 0...10).map(Float.init) ?? 1
+        if let seed = try f.integer("seed", in: Int.min...Int.max) { sampling.seed = UInt64(truncatingIfNeeded: seed) }
         if let bias = body["logit_bias"], bias != .none {
             guard case .object(let o) = bias else { throw APIError.invalid("'logit_bias' must be an object mapping token ids to numbers.", param: "logit_bias") }
             for (k, v) in o.pairs {
@@ -59,9 +60,8 @@ struct ChatRequest {
                 sampling.logitBias[id] = Float(max(-100, min(100, n))) * (n <= -100 ? .infinity : 1)
             }
         }
-        maxTokens = try f.integer("max_completion_tokens") ?? f.integer("max_tokens")
-        if let m = maxTokens, m < 1 { throw APIError.invalid("'max_tokens' must be at least 1.", param: "max_tokens") }
-        if let n = try f.integer("n"), n != 1 { throw APIError.invalid("Only n=1 is supported.", param: "n") }
+        maxTokens = try f.integer("max_completion_tokens", in: 1...Int(Int32.max)) ?? f.integer("max_tokens", in: 1...Int(Int32.max))
+        if let n = try f.integer("n", in: Int.min...Int.max), n != 1 { throw APIError.invalid("Only n=1 is supported.", param: "n") }
         switch body["stop"] {
         case nil, .none?: break
         case .string(let s)?: stop = [s]
@@ -80,7 +80,7 @@ struct ChatRequest {
             }
         }
         logprobs = try f.bool("logprobs") ?? false
-        topLogprobs = try f.integer("top_logprobs") ?? 0
+        topLogprobs = try f.integer("top_logprobs", in: 0...20) ?? 0
 
         if chat {
             guard let raw = body["messages"] else { throw APIError.invalid("'messages' is required.", param: "messages") }
@@ -207,22 +207,35 @@ struct FieldReader {
         }
     }
 
-    func number(_ key: String) throws -> Double? {
+    /// A number within `range` (JSON's `1e999` reads as infinity and is out of every range).
+    func number(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        let value: Double
         switch o[key] {
         case nil, .none?: return nil
-        case .int(let i)?: return Double(i)
-        case .double(let d)?: return d
+        case .int(let i)?: value = Double(i)
+        case .double(let d)?: value = d
         default: throw wrong(key, "a number")
         }
+        guard range.contains(value) else { throw wrong(key, "a number between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound))") }
+        return value
     }
 
-    func integer(_ key: String) throws -> Int? {
+    /// An integer within `range`; a whole number written as a float (`5.0`, `1e3`) counts, one
+    /// beyond `Int` (`1e20`) is out of range like any other.
+    func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        let value: Int?
         switch o[key] {
         case nil, .none?: return nil
-        case .int(let i)?: return i
-        case .double(let d)? where d == d.rounded(): return Int(d)
+        case .int(let i)?: value = i
+        case .double(let d)? where d == d.rounded(): value = Int(exactly: d)
         default: throw wrong(key, "an integer")
         }
+        guard let value, range.contains(value) else { throw wrong(key, "an integer between \(range.lowerBound) and \(range.upperBound)") }
+        return value
+    }
+
+    private static func format(_ d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
     }
 }
 

@@ -28,7 +28,7 @@ struct EmbeddingsHandler: Sendable {
             case "base64": base64 = true
             case let other: throw APIError.invalid("'encoding_format' must be 'float' or 'base64', not '\(other)'.", param: "encoding_format")
             }
-            if try f.integer("dimensions") != nil {
+            if let dimensions = body["dimensions"], dimensions != .none {
                 throw APIError.invalid("'dimensions' is not supported: this model's embeddings have a fixed size.", param: "dimensions")
             }
             let invalid = APIError.invalid("'input' must be a string, an array of strings, an array of token ids or an array of such arrays.", param: "input")

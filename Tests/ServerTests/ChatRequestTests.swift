@@ -23,6 +23,32 @@ struct ChatRequestTests {
         #expect(error(#"{"prompt":7}"#, chat: false)?.param == "prompt")
     }
 
+    /// Numbers beyond `Int`, beyond `Double` (`1e999` reads as infinity) or outside a field's range
+    /// are 400s naming the field, never a trap that ends the server.
+    @Test func outOfRangeNumbersAreRefusedNamingTheField() {
+        let fields = ["max_tokens", "max_completion_tokens", "seed", "top_k", "n", "top_logprobs", "temperature", "top_p",
+                      "min_p", "presence_penalty", "frequency_penalty", "repeat_penalty"]
+        for chat in [true, false] {
+            let base = chat ? hello : #""prompt":"hi""#
+            for field in fields {
+                for value in ["1e20", "-1e20", "1180591620717411303424", "1e999", "-1e999", "9223372036854775808"] {
+                    let e = error("{\(base),\"\(field)\":\(value)}", chat: chat)
+                    #expect(e?.status == 400 && e?.param == field, "\(field)=\(value) chat=\(chat)")
+                }
+            }
+            #expect(error("{\(base),\"max_tokens\":0}", chat: chat)?.param == "max_tokens")
+            #expect(error("{\(base),\"temperature\":-0.5}", chat: chat)?.param == "temperature")
+            #expect(error("{\(base),\"top_logprobs\":21}", chat: chat)?.param == "top_logprobs")
+        }
+    }
+
+    @Test func numbersInRangeAreRead() throws {
+        let r = try ChatRequest(json: "{\(hello),\"max_tokens\":1e3,\"seed\":-5,\"top_k\":-1,\"temperature\":0,\"top_p\":1}", chat: true)
+        #expect(r.maxTokens == 1000 && r.sampling.seed == UInt64(bitPattern: -5) && r.sampling.topK == 0)
+        #expect(r.sampling.temperature == 0 && r.sampling.topP == 1)
+        #expect(error("{\(hello),\"max_tokens\":2.5}")?.param == "max_tokens")
+    }
+
     @Test func structuredOutputIsRefusedClearlyUntilGrammarsExist() {
         let e = error("{\(hello),\"response_format\":{\"type\":\"json_object\"}}")
         #expect(e?.param == "response_format" && e?.message.contains("not supported") == true)

@@ -15,7 +15,8 @@ struct EmbeddingsRequestTests {
 
     @Test func badInputsAreRefusedNamingTheField() {
         for body in [#"{}"#, #"{"input":5}"#, #"{"input":[]}"#, #"{"input":[true]}"#, #"{"input":[[]]}"#, #"{"input":[""]}"#,
-                     #"{"input":[1.5]}"#, #"{"input":[99999999999]}"#, #"{"input":"x","encoding_format":"hex"}"#, #"{"input":"x","dimensions":8}"#] {
+                     #"{"input":[1.5]}"#, #"{"input":[99999999999]}"#, #"{"input":"x","encoding_format":"hex"}"#, #"{"input":"x","dimensions":8}"#,
+                     #"{"input":"x","dimensions":1e30}"#, #"{"input":[1e20]}"#, #"{"input":[[1e999]]}"#] {
             #expect(throws: APIError.self, "\(body)") { try Request(json: body) }
         }
     }

@@ -140,6 +140,39 @@ def test_errors(server, client):
         assert r.status == 200  # no key needed
 
 
+HUGE_NUMBERS = ["1e20", "-1e20", "1180591620717411303424", "1e999", "9223372036854775808"]
+
+
+def post_raw(server, path, text):
+    req = urllib.request.Request(server + path, data=text.encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_numbers_beyond_range_are_400_on_every_route(server):
+    """Each numeric field holding a number no integer type holds is a 400 naming it, and the server lives on."""
+    routes = {
+        "/v1/chat/completions": ('"messages":[{"role":"user","content":"hi"}]',
+                                 ["max_tokens", "max_completion_tokens", "seed", "top_k", "n", "top_logprobs", "temperature"]),
+        "/v1/completions": ('"prompt":"hi"', ["max_tokens", "seed", "top_k", "n", "temperature", "top_p"]),
+        "/v1/embeddings": ('"input":"hi"', ["dimensions"]),
+    }
+    for path, (base, fields) in routes.items():
+        for field in fields:
+            for value in HUGE_NUMBERS:
+                status, body = post_raw(server, path, "{%s,\"model\":\"%s\",\"%s\":%s}" % (base, MODEL_ID, field, value))
+                assert status == 400, (path, field, value, body)
+                assert json.loads(body)["error"]["param"] == field, (path, field, value, body)
+    status, body = post_raw(server, "/v1/embeddings", '{"input":[1e20]}')
+    assert status == 400 and json.loads(body)["error"]["param"] == "input"
+    with urllib.request.urlopen(server + "/health") as r:
+        assert r.status == 200
+
+
 def test_prefix_reuse_reports_cached_tokens(client):
     system = "You are an observability assistant. " * 40
     first = client.chat.completions.create(model=MODEL_ID, temperature=0, max_tokens=8, messages=[
