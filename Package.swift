@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -29,6 +31,11 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["GGUF", "KernelsAVX2", "KernelsAVX512"]),
         .target(name: "Models", dependencies: ["GGUF", "Kernels"]),
         .target(name: "Templates"),
+        .target(
+            name: "ModelStore",
+            dependencies: ["GGUF", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]
+        ),
         .target(name: "Engine", dependencies: ["Models", "Tokenizers"]),
         .target(
             name: "Server",
@@ -38,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "wick",
             dependencies: [
-                "GGUF", "Tokenizers", "Kernels", "Models", "Engine", "Server",
+                "GGUF", "Tokenizers", "Kernels", "Models", "Engine", "Server", "ModelStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,6 +57,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF"]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "GGUF"]),
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], exclude: ["Fixtures"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Templates", .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "NIOCore", package: "swift-nio")]),
