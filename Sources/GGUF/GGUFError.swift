@@ -14,6 +14,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
     case tensorOutOfBounds(tensor: String, offset: UInt64, size: UInt64, dataSize: UInt64)
     case duplicateKey(String)
     case duplicateTensor(String)
+    case badSplit(String)
     case nestingTooDeep(key: String)
     case missingKey(String)
     case wrongType(key: String, expected: String, found: String)
@@ -42,6 +43,8 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
             return "tensor '\(tensor)' data (offset \(offset), \(size) bytes) lies outside the data section of \(dataSize) bytes"
         case .duplicateKey(let k):
             return "duplicate metadata key '\(k)'"
+        case .badSplit(let why):
+            return "split model: \(why)"
         case .duplicateTensor(let t):
             return "duplicate tensor name '\(t)'"
         case .nestingTooDeep(let k):

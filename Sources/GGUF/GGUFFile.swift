@@ -28,11 +28,65 @@ public final class GGUFFile: Sendable {
     public let dataOffset: Int
     public let bytes: MappedBytes
     private let tensorIndex: [String: Int]
+    /// For a model published in parts: the files after this one, and which part holds each tensor
+    /// (0 is this file). Empty for a single file.
+    private let parts: [GGUFFile]
+    private let tensorParts: [Int]
 
-    public var fileSize: Int { bytes.buffer.count }
+    /// Bytes of every part.
+    public var fileSize: Int { bytes.buffer.count + parts.reduce(0) { $0 + $1.fileSize } }
 
+    /// Opens a GGUF file; the first part of a split model (`split.count` > 1 in its metadata) opens
+    /// its sibling parts too (`NAME-0000k-of-0000n.gguf`, as llama.cpp's splitter names them).
     public convenience init(path: String) throws {
-        try self.init(bytes: MappedBytes(path: path))
+        let first = try GGUFFile(bytes: MappedBytes(path: path))
+        guard let count = try first.integer("split.count"), count > 1 else {
+            try self.init(first: first, parts: [])
+            return
+        }
+        guard count <= 9999 else { throw GGUFError.badSplit("split.count is \(count)") }
+        let suffix = Self.partSuffix(1, of: count)
+        guard path.hasSuffix(suffix) else {
+            throw GGUFError.badSplit("\(path) is part of a \(count)-part model but is not named like its first part (…\(suffix))")
+        }
+        let prefix = String(path.dropLast(suffix.count))
+        let parts = try (2...count).map { try GGUFFile(bytes: MappedBytes(path: prefix + Self.partSuffix($0, of: count))) }
+        try self.init(first: first, parts: parts)
+    }
+
+    /// `-00002-of-00003.gguf`.
+    static func partSuffix(_ index: Int, of count: Int) -> String {
+        func five(_ n: Int) -> String { String(repeating: "0", count: max(0, 5 - String(n).count)) + String(n) }
+        return "-\(five(index))-of-\(five(count)).gguf"
+    }
+
+    /// The parts of a split model as one file: the first part's metadata, every part's tensors.
+    private init(first: GGUFFile, parts: [GGUFFile]) throws {
+        for (i, part) in parts.enumerated() {
+            guard try part.integer("split.no") == i + 1, try part.integer("split.count") == parts.count + 1 else {
+                throw GGUFError.badSplit("part \(i + 2) does not say it is part \(i + 2) of \(parts.count + 1)")
+            }
+        }
+        version = first.version
+        keys = first.keys
+        metadata = first.metadata
+        alignment = first.alignment
+        dataOffset = first.dataOffset
+        bytes = first.bytes
+        var tensors = first.tensors
+        var tensorParts = [Int](repeating: 0, count: tensors.count)
+        var index = first.tensorIndex
+        for (p, part) in parts.enumerated() {
+            for t in part.tensors {
+                guard index.updateValue(tensors.count, forKey: t.name) == nil else { throw GGUFError.duplicateTensor(t.name) }
+                tensors.append(t)
+                tensorParts.append(p + 1)
+            }
+        }
+        self.tensors = tensors
+        self.tensorIndex = index
+        self.parts = parts
+        self.tensorParts = tensorParts
     }
 
     public convenience init(data: [UInt8]) throws {
@@ -41,6 +95,7 @@ public final class GGUFFile: Sendable {
 
     public init(bytes: MappedBytes) throws {
         self.bytes = bytes
+        parts = []
         var r = ByteReader(bytes.buffer)
         let magic = try r.read(UInt32.self, "magic")
         guard magic == Self.magic else { throw GGUFError.badMagic(found: magic) }
@@ -100,6 +155,7 @@ public final class GGUFFile: Sendable {
         }
         tensors = infos
         tensorIndex = index
+        tensorParts = [Int](repeating: 0, count: infos.count)
     }
 
     private static func readValue(_ r: inout ByteReader, type: GGUFValueType, key: String, depth: Int) throws -> GGUFValue {
@@ -171,6 +227,7 @@ public final class GGUFFile: Sendable {
 
     /// The tensor's bytes inside the mapping (valid while this file object lives).
     public func data(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
+        if let i = tensorIndex[tensor.name], tensorParts[i] > 0 { return parts[tensorParts[i] - 1].data(of: tensor) }
         let start = dataOffset + Int(tensor.offset)
         return UnsafeRawBufferPointer(rebasing: bytes.buffer[start..<(start + tensor.byteCount)])
     }

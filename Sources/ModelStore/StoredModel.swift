@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 
 /// A complete model in the store: one GGUF file, or every part of a split one.
 public struct StoredModel: Sendable, Equatable {
@@ -14,4 +15,11 @@ public struct StoredModel: Sendable, Equatable {
     public var path: URL { files[0] }
     /// The key without its owner (`repo` or `repo@quant`), accepted as a short name.
     public var shortKey: String { String(key.dropFirst(owner.count + 1)) }
+}
+
+extension StoredModel {
+    /// The facts `wick ls` shows (a split model's first part opens the others).
+    public func facts() -> ModelFacts? {
+        (try? GGUFFile(path: path.path)).map { ModelFacts(file: $0, fallbackName: repo) }
+    }
 }
