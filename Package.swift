@@ -39,13 +39,14 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Models", "Tokenizers"]),
         .target(
             name: "Server",
-            dependencies: ["Engine", "Models", "Tokenizers", "Templates", "GGUF", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["Engine", "Models", "Tokenizers", "Templates", "GGUF", "ModelStore", "Kernels", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "wick",
             dependencies: [
-                "GGUF", "Tokenizers", "Kernels", "Models", "Engine", "Server", "ModelStore",
+                "GGUF", "Tokenizers", "Kernels", "Models", "Engine", "Server", "ModelStore", "Templates",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

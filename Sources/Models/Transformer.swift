@@ -19,13 +19,15 @@ public final class Transformer: @unchecked Sendable {
     /// The dot-product path (tests compare paths end to end).
     public let kernel: DotKernel
 
-    public init(gguf: GGUFFile, vocabularySize: Int, threads: Int = ThreadPool.defaultThreadCount(), batchCapacity: Int = 256,
-                kernel: DotKernel = .current) throws {
+    /// `pool`: the process's shared workers (a server runs every model on one pool, one step at a
+    /// time); without it the model gets a pool of `threads` of its own.
+    public init(gguf: GGUFFile, vocabularySize: Int, threads: Int = ThreadPool.defaultThreadCount(), pool: ThreadPool? = nil,
+                batchCapacity: Int = 256, kernel: DotKernel = .current) throws {
         self.kernel = kernel
         file = gguf
         config = try Architectures.config(for: gguf, vocabularySize: vocabularySize)
         weights = try ModelWeights(gguf: gguf, config: config)
-        pool = ThreadPool(threads: threads)
+        self.pool = pool ?? ThreadPool(threads: threads)
         self.batchCapacity = batchCapacity
         scratch = Scratch(config: config, batch: batchCapacity)
     }

@@ -26,7 +26,6 @@ struct CompletionHandler: Sendable {
 
     func handle(body: String, chat: Bool) async throws -> Response {
         let request = try ChatRequest(json: body, chat: chat)
-        try model.checkName(request.model)
         let prompt = try model.prompt(for: request)
         let room = model.contextLength - prompt.tokens.count
         if room < 1 || (request.maxTokens.map { prompt.tokens.count + $0 > model.contextLength } ?? false) {

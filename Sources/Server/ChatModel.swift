@@ -10,7 +10,7 @@ import Tokenizers
 
 /// A model loaded for serving: tokenizer, decoder, chat template and one sequence whose KV cache is
 /// kept between requests (so a conversation's shared prefix is not computed again). Generations run
-/// one at a time on a dedicated thread, in arrival order, with a bounded queue.
+/// on the process's `InferenceQueue`.
 public final class ChatModel: @unchecked Sendable {
     public let id: String
     public let path: String
@@ -22,18 +22,33 @@ public final class ChatModel: @unchecked Sendable {
     let toolFormat: ToolCallFormat
     let bosText: String
     let eosText: String
-    private let queue = DispatchQueue(label: "wick.inference")
+    let queue: InferenceQueue
     let logger = Logger(label: "wick.model")
-    private let waiting = Mutex(0)
-    public let maxQueued: Int
+    /// This model's requests waiting or running.
+    private let inFlight = Atomic<Int>(0)
+    private let lastUsedAt = Mutex(ContinuousClock.now)
+    /// Bytes of the weights (mapped) and of the KV cache.
+    public let weightsBytes: Int
+    public let kvCacheBytes: Int
 
-    public init(path: String, id: String? = nil, contextLength: Int?, threads: Int, maxQueued: Int = 16) throws {
+    /// The largest context a model may be loaded with (positions are 32-bit in places).
+    public static let maxContextLength = 1 << 24
+
+    /// Loads `path` for `contextLength` tokens (default: the trained length, at most 8192), exactly
+    /// that many: a length beyond the trained one is used as asked.
+    public init(path: String, id: String? = nil, contextLength: Int?, queue: InferenceQueue) throws {
         let file = try GGUFFile(path: path)
         tokenizer = try Tokenizer(gguf: file)
-        let transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, threads: threads)
+        let transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, pool: queue.pool)
         trainedContextLength = transformer.config.trainedContext
-        self.contextLength = min(contextLength ?? min(trainedContextLength, 8192), max(trainedContextLength, contextLength ?? 0))
+        self.contextLength = contextLength ?? min(trainedContextLength, 8192)
+        guard (16...Self.maxContextLength).contains(self.contextLength) else {
+            throw APIError.invalid("A context length must be between 16 and \(Self.maxContextLength) tokens, not \(self.contextLength).", param: "context_length")
+        }
         session = Session(transformer: transformer, contextLength: self.contextLength)
+        weightsBytes = file.fileSize
+        kvCacheBytes = session.cache.byteCount
+        self.queue = queue
         self.path = path
         self.id = id ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let source = file.chatTemplate ?? Self.fallbackTemplate
@@ -42,8 +57,12 @@ public final class ChatModel: @unchecked Sendable {
         let v = tokenizer.vocabulary
         bosText = v.bos.map { v.tokens[Int($0)] } ?? ""
         eosText = v.eos.map { v.tokens[Int($0)] } ?? ""
-        self.maxQueued = maxQueued
     }
+
+    /// Requests for this model waiting or running.
+    public var activeRequests: Int { inFlight.load(ordering: .relaxed) }
+    /// When a request for this model last ended (or the model was loaded).
+    public var lastUsed: ContinuousClock.Instant { lastUsedAt.withLock { $0 } }
 
     /// ChatML, for files without a template of their own.
     static let fallbackTemplate = """
@@ -132,23 +151,20 @@ public final class ChatModel: @unchecked Sendable {
         return .object(m)
     }
 
-    /// A 404 unless `name` (when given) names this model; a prefix either way is accepted, as
-    /// clients often send the id without its quantization suffix.
-    func checkName(_ name: String?) throws {
-        guard let name, !name.isEmpty, name != id, !id.hasPrefix(name), !name.hasPrefix(id) else { return }
-        throw APIError.notFound("The model '\(name)' does not exist. The loaded model is '\(id)'.", param: "model", code: "model_not_found")
+    /// Takes a place in the inference queue for a request of this model.
+    private func admit() throws {
+        try queue.admit()
+        inFlight.add(1, ordering: .relaxed)
     }
 
-    /// Takes a place in the queue, or refuses with 503 when it is full.
-    private func admit() throws {
-        let admitted = waiting.withLock { count -> Bool in
-            guard count < maxQueued else { return false }
-            count += 1
-            return true
-        }
-        guard admitted else {
-            throw APIError(status: 503, message: "The server is busy: \(maxQueued) requests are already waiting. Retry shortly.",
-                           type: "server_error", code: "queue_full")
+    /// Runs admitted work on the inference queue and marks this model used when it ends.
+    private func run(_ work: @escaping @Sendable () -> Void) {
+        queue.run { [self] in
+            defer {
+                lastUsedAt.withLock { $0 = .now }
+                inFlight.subtract(1, ordering: .relaxed)
+            }
+            work()
         }
     }
 
@@ -158,8 +174,7 @@ public final class ChatModel: @unchecked Sendable {
         try admit()
         let transformer = session.transformer
         return await withCheckedContinuation { done in
-            queue.async { [self] in
-                defer { waiting.withLock { $0 -= 1 } }
+            run {
                 let cache = transformer.makeCache(contextLength: sequences.map(\.count).max() ?? 1)
                 done.resume(returning: sequences.map { tokens in
                     cache.truncate(to: 0)
@@ -193,9 +208,8 @@ public final class ChatModel: @unchecked Sendable {
                 if !started.load(ordering: .relaxed) { continuation.yield(.keepAlive) }
             }
         }
-        queue.async { [self] in
+        run { [self] in
             defer {
-                waiting.withLock { $0 -= 1 }
                 keepAlive.cancel()
                 continuation.finish()
             }

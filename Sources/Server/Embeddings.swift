@@ -63,7 +63,6 @@ struct EmbeddingsHandler: Sendable {
 
     func handle(body: String) async throws -> Response {
         let request = try Request(json: body)
-        try model.checkName(request.model)
         let sequences = try request.inputs.map { input -> [Int32] in
             let tokens: [Int32]
             switch input {

@@ -3,8 +3,9 @@ import Hummingbird
 import HTTPTypes
 import Templates
 
-/// The HTTP server: OpenAI-compatible routes over one loaded model (the registry is a list so that
-/// several models can be served later), API keys, CORS, body limits and OpenAI-format errors.
+/// The HTTP server: OpenAI-compatible routes over the host's models (a request goes to the model
+/// its `model` field names), Wick's native `/api/v1` (`NativeAPI`), API keys, CORS, body limits and
+/// OpenAI-format errors.
 public struct WickServer: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -15,12 +16,14 @@ public struct WickServer: Sendable {
         public init() {}
     }
 
-    public let models: [ChatModel]
+    public let host: ModelHost
     public let configuration: Configuration
+    let downloads: DownloadJobs?
 
-    public init(models: [ChatModel], configuration: Configuration) {
-        self.models = models
+    public init(host: ModelHost, configuration: Configuration, downloads: DownloadJobs? = nil) {
+        self.host = host
         self.configuration = configuration
+        self.downloads = downloads
     }
 
     public func makeRouter() -> Router<BasicRequestContext> {
@@ -28,30 +31,26 @@ public struct WickServer: Sendable {
         router.add(middleware: ErrorMiddleware())
         if configuration.cors { router.add(middleware: CORSMiddleware()) }
         router.add(middleware: AuthMiddleware(keys: configuration.apiKeys))
-        let models = self.models
+        let host = self.host
         let limit = configuration.maxBodyBytes
 
         router.get("health") { _, _ in Self.json(Responses.object([("status", .string("ok"))])) }
         router.get("v1/models") { _, _ in
-            Self.json(Responses.object([("object", .string("list")), ("data", .array(models.map(Self.describe)))]))
+            Self.json(Responses.object([("object", .string("list")), ("data", .array(await Self.openAIModels(host).map(\.value)))]))
         }
-        router.get("v1/models/:id") { _, context in
-            let id = context.parameters.get("id") ?? ""
-            guard let model = models.first(where: { $0.id == id }) else {
+        // Keys hold a '/', which one path parameter does not: the rest of the path is the id.
+        router.get("v1/models/**") { request, _ in
+            let id = String(request.uri.path.dropFirst("/v1/models/".count)).removingPercentEncoding ?? ""
+            guard let model = await Self.openAIModels(host).first(where: { $0.id == id }) else {
                 throw APIError.notFound("The model '\(id)' does not exist.", param: "model", code: "model_not_found")
             }
-            return Self.json(Self.describe(model))
+            return Self.json(model.value)
         }
+        NativeAPI(host: host, downloads: downloads, limit: limit).register(on: router)
         for path in ["v1/chat/completions", "v1/completions", "v1/embeddings"] {
             router.post(RouterPath(path)) { request, _ -> Response in
-                let buffer: ByteBuffer
-                do {
-                    buffer = try await request.body.collect(upTo: limit)
-                } catch {
-                    throw APIError(status: 413, message: "The request body is larger than \(limit) bytes.", type: "invalid_request_error", code: "request_too_large")
-                }
-                guard let model = models.first else { throw APIError.notFound("No model is loaded.", code: "model_not_found") }
-                let body = String(buffer: buffer)
+                let body = try await Self.body(of: request, limit: limit)
+                let model = try await host.model(named: FieldReader(FieldReader.object(json: body)).string("model"))
                 switch path {
                 case "v1/embeddings": return try await EmbeddingsHandler(model: model).handle(body: body)
                 default: return try await CompletionHandler(model: model).handle(body: body, chat: path == "v1/chat/completions")
@@ -61,15 +60,43 @@ public struct WickServer: Sendable {
         return router
     }
 
-    public func run() async throws {
-        let app = Application(router: makeRouter(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wick"))
+    /// Serves until SIGTERM or SIGINT, then lets running requests finish. `onBound` gets the port
+    /// once the server listens.
+    public func run(onBound: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let app = Application(router: makeRouter(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wick"),
+                              onServerRunning: { channel in await onBound(channel.localAddress?.port ?? 0) })
         try await app.runService()
     }
 
-    static func describe(_ model: ChatModel) -> Value {
+    /// A request's body as text, at most `limit` bytes (413 beyond).
+    static func body(of request: Request, limit: Int) async throws -> String {
+        do {
+            return String(buffer: try await request.body.collect(upTo: limit))
+        } catch {
+            throw APIError(status: 413, message: "The request body is larger than \(limit) bytes.", type: "invalid_request_error", code: "request_too_large")
+        }
+    }
+
+    /// `/v1/models`: loaded instances, then downloaded models a request may load just in time,
+    /// each with the context length it has (or would be loaded with).
+    static func openAIModels(_ host: ModelHost) async -> [(id: String, value: Value)] {
+        let instances = await host.instances
+        var list = instances.map { i in
+            (i.identifier, describe(id: i.identifier, contextLength: i.model.contextLength, trained: i.model.trainedContextLength, loaded: true))
+        }
+        guard host.settings.jitLoading, let store = host.store else { return list }
+        let loadedKeys = Set(instances.compactMap(\.key))
+        for stored in store.models() where !loadedKeys.contains(stored.key) {
+            let trained = stored.facts()?.contextLength ?? 2048
+            list.append((stored.key, describe(id: stored.key, contextLength: host.settings.defaultContextLength ?? min(trained, 8192), trained: trained, loaded: false)))
+        }
+        return list
+    }
+
+    static func describe(id: String, contextLength: Int, trained: Int, loaded: Bool) -> Value {
         Responses.object([
-            ("id", .string(model.id)), ("object", .string("model")), ("created", .int(0)), ("owned_by", .string("wick")),
-            ("context_length", .int(model.contextLength)), ("max_context_length", .int(model.trainedContextLength)),
+            ("id", .string(id)), ("object", .string("model")), ("created", .int(0)), ("owned_by", .string("wick")),
+            ("context_length", .int(contextLength)), ("max_context_length", .int(trained)), ("loaded", .bool(loaded)),
             ("capabilities", .array([.string("completion"), .string("chat"), .string("tool_use"), .string("embeddings")])),
         ])
     }
@@ -102,14 +129,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// `Authorization: Bearer <key>` on /v1 routes when keys are configured; `/health` stays open.
+/// `Authorization: Bearer <key>` on /v1 and /api routes when keys are configured; `/health` stays open.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let keys: [[UInt8]]
 
     init(keys: [String]) { self.keys = keys.map { Array($0.utf8) } }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !keys.isEmpty, request.uri.path.hasPrefix("/v1"), request.method != .options else { return try await next(request, context) }
+        guard !keys.isEmpty, request.uri.path.hasPrefix("/v1") || request.uri.path.hasPrefix("/api/"), request.method != .options else { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
         let given = Array((header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : "").utf8)
         // Compare with every key, always in full, so timing does not reveal how much matched.

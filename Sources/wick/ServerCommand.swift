@@ -1,43 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Foundation
+import Hummingbird
+import ModelStore
 import Server
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run the OpenAI-compatible server.",
-        subcommands: [Start.self]
+        abstract: "Start, stop and inspect the background service.",
+        subcommands: [Start.self, Stop.self, Status.self]
     )
 
     struct Start: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Load a model and serve it (in the foreground).")
+        static let configuration = CommandConfiguration(abstract: "Start the service in the background (or, with --foreground, in this process).")
 
-        @Option(help: "Path to a GGUF file.") var model: String
         @Option(help: "Port to listen on.") var port = 1234
-        @Option(help: "Address to bind (0.0.0.0 serves the local network).") var host = "127.0.0.1"
-        @Option(help: "Context length to load the model with (default: the trained length, at most 8192).") var contextLength: Int?
-        @Option(name: .customLong("api-key"), help: "Require this bearer key on /v1 routes (repeatable).") var apiKeys: [String] = []
+        @Option(name: [.customLong("bind"), .customLong("host")], help: "Address to bind (0.0.0.0 serves the local network).") var bind = "127.0.0.1"
+        @Option(help: "Load this model (store name or GGUF path) as the service starts (repeatable).") var model: [String] = []
+        @Option(help: "Context length of the --model at the same position (one value applies to all).") var contextLength: [Int] = []
+        @Option(help: "Require a bearer key on /v1 and /api routes: one key per line of this file (WICK_API_KEY adds one).") var apiKeyFile: String?
         @Flag(help: "Answer CORS requests from browsers.") var cors = false
-        @Flag(help: "Stay in the foreground (the only mode for now).") var foreground = false
+        @Flag(help: "Stay in the foreground (for systemd and containers).") var foreground = false
         @Option(help: "Worker threads for inference.") var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Largest request body in bytes.") var maxBodyBytes = 32 << 20
-        @Option(help: "Requests that may wait for the model (the running one included) before others get 503.") var maxQueued = 16
+        @Option(help: "Requests that may wait for inference (the running one included) before others get 503.") var maxQueued = 16
+
+        func validate() throws {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+            guard maxQueued >= 1 else { throw ValidationError("--max-queued must be at least 1") }
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            guard contextLength.count <= 1 || contextLength.count == model.count else {
+                throw ValidationError("give one --context-length for all models, or one per --model")
+            }
+        }
 
         func run() async throws {
-            guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
-            guard maxQueued >= 1 else { throw ValidationError("--max-queued must be at least 1") }
-            let loaded = try ChatModel(path: model, contextLength: contextLength, threads: threads, maxQueued: maxQueued)
-            if host == "0.0.0.0" || host == "::" {
-                FileHandle.standardError.write(Data("warning: serving on \(host): every machine on the network can reach this server\(apiKeys.isEmpty ? ", and no --api-key is set" : "")\n".utf8))
+            let home = WickHome.fromEnvironment()
+            if let running = ServiceState.read(home), await ServiceLauncher.answers(running) {
+                throw ServiceClient.Failure(description: "a Wick service is already running at \(running.clientBase) (pid \(running.pid)); `wick server stop` stops it")
+            }
+            let keys = try apiKeys()
+            if port != 0 { try PortCheck.ensureFree(host: bind, port: port) }
+            guard foreground else {
+                let state = try await ServiceLauncher.launch(arguments: CommandLine.arguments.dropFirst() + ["--foreground"], home: home)
+                print("Wick service running at \(state.clientBase) (pid \(state.pid)); OpenAI API at \(state.clientBase)/v1")
+                return
+            }
+            try await serve(home: home, keys: keys)
+        }
+
+        private func apiKeys() throws -> [String] {
+            var keys: [String] = []
+            if let apiKeyFile {
+                guard let text = try? String(contentsOfFile: apiKeyFile, encoding: .utf8) else {
+                    throw ValidationError("cannot read the API key file \(apiKeyFile)")
+                }
+                keys = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+                guard !keys.isEmpty else { throw ValidationError("the API key file \(apiKeyFile) holds no key") }
+            }
+            if let env = ProcessInfo.processInfo.environment["WICK_API_KEY"], !env.isEmpty { keys.append(env) }
+            return keys
+        }
+
+        private func serve(home: WickHome, keys: [String]) async throws {
+            try home.prepare()
+            let settings = try Settings.load(from: home)
+            let store = ModelStore(home: home)
+            let host = ModelHost(queue: InferenceQueue(threads: threads, maxQueued: maxQueued), store: store, settings: settings)
+            for (i, name) in model.enumerated() {
+                let context = contextLength.isEmpty ? nil : contextLength[contextLength.count == 1 ? 0 : i]
+                let instance = try await host.load(.init(model: name, contextLength: context))
+                print("wick: loaded \(instance.identifier) (context \(instance.model.contextLength))")
+            }
+            if bind == "0.0.0.0" || bind == "::" {
+                FileHandle.standardError.write(Data("warning: serving on \(bind): every machine on the network can reach this server\(keys.isEmpty ? ", and no API key is set" : "")\n".utf8))
             }
             var config = WickServer.Configuration()
-            config.host = host
+            config.host = bind
             config.port = port
-            config.apiKeys = apiKeys
+            config.apiKeys = keys
             config.cors = cors
             config.maxBodyBytes = maxBodyBytes
-            print("wick: serving \(loaded.id) (context \(loaded.contextLength)) on http://\(host):\(port)/v1")
-            try await WickServer(models: [loaded], configuration: config).run()
+            let downloads = DownloadJobs(fetcher: ModelFetcher(store: store, hub: HubClient()), settings: settings)
+            let server = WickServer(host: host, configuration: config, downloads: downloads)
+            let pid = getpid()
+            let keyFile = apiKeyFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            let sweeper = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    await host.sweep()
+                }
+            }
+            defer {
+                sweeper.cancel()
+                ServiceState.remove(home, pid: pid)
+            }
+            try await server.run { boundPort in
+                try? ServiceState(pid: pid, host: bind, port: boundPort, apiKeyFile: keyFile).write(home)
+                print("wick: serving on http://\(bind):\(boundPort)/v1")
+            }
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop the background service (running streams finish first).")
+
+        @Option(help: "Seconds to wait for running requests to finish.") var timeout = 120
+
+        func run() async throws {
+            let home = WickHome.fromEnvironment()
+            guard let state = ServiceState.read(home) else {
+                print("No Wick service is running.")
+                return
+            }
+            kill(state.pid, SIGTERM)
+            let deadline = ContinuousClock.now + .seconds(timeout)
+            while kill(state.pid, 0) == 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            if kill(state.pid, 0) == 0 {
+                kill(state.pid, SIGKILL)
+                ServiceState.remove(home, pid: state.pid)
+                print("Wick service (pid \(state.pid)) did not stop within \(timeout) s and was killed.")
+            } else {
+                print("Wick service stopped.")
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Whether the service runs, where, and what it has loaded.")
+
+        @Flag(help: "Print JSON.") var json = false
+        @Option(help: "Address of a service on another machine.") var host: String?
+        @Option(help: "Port of a service on another machine.") var port: Int?
+
+        func run() async throws {
+            let status = await ServiceStatus.read(home: WickHome.fromEnvironment(), host: host, port: port)
+            if json { print(try status.jsonText()) } else { print(status.line) }
         }
     }
 }

@@ -5,6 +5,7 @@ struct Wick: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wick",
         abstract: "Run GGUF language models locally and serve them over an OpenAI-compatible API.",
-        subcommands: [Info.self, Tokenize.self, Detokenize.self, Generate.self, Bench.self, ServerCommand.self]
+        subcommands: [ServerCommand.self, Get.self, List.self, Load.self, Processes.self, Unload.self, StatusCommand.self, ImportCommand.self,
+                      Remove.self, Trust.self, Info.self, Tokenize.self, Detokenize.self, Generate.self, Bench.self]
     )
 }

@@ -17,7 +17,7 @@ import Testing
         configuration.cors = cors
         configuration.maxBodyBytes = 1000
         let (ports, announce) = AsyncStream<Int>.makeStream()
-        let app = Application(router: WickServer(models: [], configuration: configuration).makeRouter(),
+        let app = Application(router: WickServer(host: ModelHost(queue: InferenceQueue(threads: 1, maxQueued: 4), store: nil), configuration: configuration).makeRouter(),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in announce.yield(channel.localAddress?.port ?? 0) })
         let server = Task { try await app.run() }
@@ -77,7 +77,16 @@ import Testing
             let big = try await send(base, "v1/chat/completions", method: "POST", headers: auth, body: String(repeating: "x", count: 5000))
             #expect(big.status == 413 && big.error["code"] == "request_too_large")
             let noModel = try await send(base, "v1/embeddings", method: "POST", headers: auth, body: #"{"input":"x"}"#)
-            #expect(noModel.status == 404 && noModel.error["message"] == "No model is loaded.")
+            #expect(noModel.status == 404 && noModel.error["code"] == "model_not_found" && noModel.error["message"]?.hasPrefix("No model is loaded.") == true)
+            let unknownModel = try await send(base, "v1/chat/completions", method: "POST", headers: auth,
+                                              body: #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(unknownModel.status == 404 && unknownModel.error["param"] == "model" && unknownModel.error["message"]?.contains("'gpt-4o' does not exist") == true)
+            let badLoad = try await send(base, "api/v1/models/load", method: "POST", headers: auth, body: #"{"model":"x","context_length":1e20}"#)
+            #expect(badLoad.status == 400 && badLoad.error["param"] == "context_length")
+            let unloadNothing = try await send(base, "api/v1/models/unload", method: "POST", headers: auth, body: #"{"instance_id":"nope"}"#)
+            #expect(unloadNothing.status == 404)
+            let noKey = try await send(base, "api/v1/status")
+            #expect(noKey.status == 401)
         }
     }
 

@@ -20,11 +20,13 @@ def free_port():
 
 
 @pytest.fixture(scope="session")
-def server():
+def server(tmp_path_factory):
     port = free_port()
-    proc = subprocess.Popen([os.environ.get("WICK_BIN", ".build/release/wick"), "server", "start", "--model", MODEL_FILE,
-                             "--port", str(port), "--context-length", "4096", "--api-key", KEY, "--max-queued", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The key comes from the environment (argv is visible to every user); an empty store of its own.
+    env = dict(os.environ, WICK_API_KEY=KEY, WICK_HOME=str(tmp_path_factory.mktemp("home")))
+    proc = subprocess.Popen([os.environ.get("WICK_BIN", ".build/release/wick"), "server", "start", "--foreground", "--model", MODEL_FILE,
+                             "--port", str(port), "--context-length", "4096", "--max-queued", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(240):
         try:

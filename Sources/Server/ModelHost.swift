@@ -1,0 +1,247 @@
+import Foundation
+import GGUF
+import Logging
+import Models
+import ModelStore
+
+/// The loaded models of the service: loads (explicit, or just in time when a request names a
+/// downloaded model), identifiers, routing of a request's `model` field, unloading and idle TTL.
+/// A load of the same model requested by several requests at once happens once. Unloading drops
+/// the host's reference: a generation still running keeps the model until it ends, then its memory
+/// is released.
+public actor ModelHost {
+    public struct Instance: Sendable {
+        public let identifier: String
+        /// The store key, or nil for a file loaded by path.
+        public let key: String?
+        public let model: ChatModel
+        /// Idle seconds before unloading (nil: stays loaded).
+        public let ttl: Int?
+        public let loadSeconds: Double
+    }
+
+    /// What a load asks for.
+    public struct LoadRequest: Sendable {
+        /// A store name (key, short name, unique prefix) or a GGUF file path.
+        public var model: String
+        public var contextLength: Int?
+        public var ttl: Int?
+        public var identifier: String?
+
+        public init(model: String, contextLength: Int? = nil, ttl: Int? = nil, identifier: String? = nil) {
+            self.model = model
+            self.contextLength = contextLength
+            self.ttl = ttl
+            self.identifier = identifier
+        }
+    }
+
+    /// Where a load's file is and what it would take.
+    public struct Plan: Sendable {
+        public let key: String?
+        public let path: String
+        public let contextLength: Int
+        public let estimate: MemoryEstimate
+        public let availableBytes: Int64
+    }
+
+    public let queue: InferenceQueue
+    public let store: ModelStore?
+    public let settings: Settings
+    private let availableMemory: @Sendable () -> Int64
+    public private(set) var instances: [Instance] = []
+    /// Loads under way, by the identifier they will have.
+    private var loading: [String: Task<Instance, Error>] = [:]
+    private let logger = Logger(label: "wick.host")
+
+    public init(queue: InferenceQueue, store: ModelStore?, settings: Settings = Settings(),
+                availableMemory: @escaping @Sendable () -> Int64 = { SystemMemory.current().availableBytes }) {
+        self.queue = queue
+        self.store = store
+        self.settings = settings
+        self.availableMemory = availableMemory
+    }
+
+    /// Identifiers of loads under way.
+    public var loadingIdentifiers: [String] { Array(loading.keys).sorted() }
+
+    /// Resolves a load request and estimates its memory, without loading.
+    public func plan(_ request: LoadRequest) throws -> Plan {
+        let (key, path) = try locate(request.model)
+        let file: GGUFFile
+        do { file = try GGUFFile(path: path) } catch {
+            throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
+        }
+        let trained = file.contextLength ?? 2048
+        let context = request.contextLength ?? settings.defaultContextLength ?? min(trained, 8192)
+        guard (16...ChatModel.maxContextLength).contains(context) else {
+            throw APIError.invalid("A context length must be between 16 and \(ChatModel.maxContextLength) tokens, not \(context).", param: "context_length")
+        }
+        let estimate: MemoryEstimate
+        do { estimate = try MemoryEstimate(gguf: file, contextLength: context, threads: queue.pool.count) } catch {
+            throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
+        }
+        return Plan(key: key, path: path, contextLength: context, estimate: estimate, availableBytes: availableMemory())
+    }
+
+    /// Loads a model; refuses, with the numbers, when the machine's free memory cannot hold it.
+    @discardableResult
+    public func load(_ request: LoadRequest) async throws -> Instance {
+        let plan = try plan(request)
+        guard plan.estimate.totalBytes <= plan.availableBytes else { throw Self.insufficientMemory(plan) }
+        let base = request.identifier ?? plan.key ?? URL(fileURLWithPath: plan.path).deletingPathExtension().lastPathComponent
+        let identifier: String
+        if request.identifier != nil {
+            guard !isTaken(base) else {
+                throw APIError(status: 409, message: "An instance named '\(base)' is already loaded.", type: "invalid_request_error", param: "identifier", code: "identifier_taken")
+            }
+            identifier = base
+        } else {
+            var n = 1
+            while isTaken(n == 1 ? base : "\(base):\(n)") { n += 1 }
+            identifier = n == 1 ? base : "\(base):\(n)"
+        }
+        return try await start(identifier: identifier, key: plan.key, path: plan.path, contextLength: plan.contextLength, ttl: request.ttl)
+    }
+
+    private func isTaken(_ identifier: String) -> Bool {
+        instances.contains { $0.identifier == identifier } || loading[identifier] != nil
+    }
+
+    /// Runs the load off the actor (it reads the whole file's metadata and builds the tokenizer),
+    /// registered so that concurrent requests for the same identifier wait for this one.
+    private func start(identifier: String, key: String?, path: String, contextLength: Int, ttl: Int?) async throws -> Instance {
+        let queue = self.queue
+        let task = Task.detached { () throws -> Instance in
+            let started = ContinuousClock.now
+            let model = try ChatModel(path: path, id: identifier, contextLength: contextLength, queue: queue)
+            let elapsed = ContinuousClock.now - started
+            return Instance(identifier: identifier, key: key, model: model, ttl: ttl,
+                            loadSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        loading[identifier] = task
+        defer { loading[identifier] = nil }
+        do {
+            let instance = try await task.value
+            instances.append(instance)
+            logger.info("loaded \(identifier) (\(path), context \(contextLength)) in \(String(format: "%.2f", instance.loadSeconds)) s")
+            return instance
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
+        }
+    }
+
+    /// Unloads one instance (by identifier, or the only instance of a key).
+    @discardableResult
+    public func unload(_ name: String) throws -> Instance {
+        guard let index = instances.firstIndex(where: { $0.identifier == name }) ?? uniqueIndex(ofKey: name) else {
+            throw APIError.notFound("No loaded instance is named '\(name)'. Loaded: \(instances.map(\.identifier).joined(separator: ", ")).",
+                                    param: "instance_id", code: "model_not_found")
+        }
+        let instance = instances.remove(at: index)
+        logger.info("unloaded \(instance.identifier)")
+        return instance
+    }
+
+    public func unloadAll() -> [String] {
+        let ids = instances.map(\.identifier)
+        instances.removeAll()
+        if !ids.isEmpty { logger.info("unloaded \(ids.joined(separator: ", "))") }
+        return ids
+    }
+
+    private func uniqueIndex(ofKey key: String) -> Int? {
+        let matches = instances.indices.filter { instances[$0].key?.lowercased() == key.lowercased() }
+        return matches.count == 1 ? matches[0] : nil
+    }
+
+    /// The model a request's `model` field names: a loaded instance (identifier, key, or a name that
+    /// one identifier starts with or extends), else a downloaded model loaded just in time. A name
+    /// that matches nothing is a 404 listing what there is; a request is never answered by another model.
+    public func model(named name: String?) async throws -> ChatModel {
+        guard let name, !name.isEmpty else {
+            if let first = instances.first { return first.model }
+            throw APIError.notFound("No model is loaded. Name a downloaded model in 'model' (\(available().joined(separator: ", "))) or load one with `wick load`.",
+                                    param: "model", code: "model_not_found")
+        }
+        let lower = name.lowercased()
+        if let i = instances.first(where: { $0.identifier.lowercased() == lower }) { return i.model }
+        if let task = loading[name] { return try await task.value.model }
+        if let i = instances.first(where: { $0.key?.lowercased() == lower }) { return i.model }
+        let near = instances.filter { $0.identifier.lowercased().hasPrefix(lower) || lower.hasPrefix($0.identifier.lowercased()) }
+        if near.count == 1 { return near[0].model }
+        if let store {
+            let stored: StoredModel
+            do {
+                stored = try store.resolve(name)
+            } catch let error as StoreError {
+                throw APIError.notFound("The model '\(name)' does not exist: \(error). Loaded: \(instances.map(\.identifier).joined(separator: ", ")).",
+                                        param: "model", code: "model_not_found")
+            }
+            if let i = instances.first(where: { $0.key == stored.key }) { return i.model }
+            if let task = loading[stored.key] { return try await task.value.model }
+            guard settings.jitLoading else {
+                throw APIError.notFound("The model '\(stored.key)' is downloaded but not loaded, and loading on request is off: `wick load \(stored.key)`.",
+                                        param: "model", code: "model_not_loaded")
+            }
+            let plan = try plan(LoadRequest(model: stored.key))
+            guard plan.estimate.totalBytes <= plan.availableBytes else { throw Self.insufficientMemory(plan) }
+            return try await start(identifier: stored.key, key: stored.key, path: plan.path, contextLength: plan.contextLength,
+                                   ttl: settings.jitTTLSeconds).model
+        }
+        throw APIError.notFound("The model '\(name)' does not exist. Available: \(available().joined(separator: ", ")).", param: "model", code: "model_not_found")
+    }
+
+    /// Loaded identifiers, then downloaded keys not loaded (when loading on request is on).
+    public func available() -> [String] {
+        let loaded = instances.map(\.identifier)
+        guard settings.jitLoading, let store else { return loaded }
+        let keys = Set(instances.compactMap(\.key))
+        return loaded + store.models().map(\.key).filter { !keys.contains($0) }
+    }
+
+    /// Unloads instances idle past their TTL; a model with a request waiting or running is never unloaded.
+    public func sweep(now: ContinuousClock.Instant = .now) {
+        let expired = instances.filter { i in
+            guard let ttl = i.ttl else { return false }
+            return i.model.activeRequests == 0 && now - i.model.lastUsed >= .seconds(ttl)
+        }
+        for i in expired {
+            instances.removeAll { $0.identifier == i.identifier }
+            logger.info("unloaded \(i.identifier): idle for \(i.ttl ?? 0) s")
+        }
+    }
+
+    /// Seconds before an instance's TTL unloads it (nil without TTL).
+    public nonisolated static func ttlLeft(_ i: Instance, now: ContinuousClock.Instant = .now) -> Int? {
+        guard let ttl = i.ttl else { return nil }
+        let idle = i.model.activeRequests > 0 ? .zero : now - i.model.lastUsed
+        return max(0, ttl - Int(idle.components.seconds))
+    }
+
+    /// A file path (`/…`, `./…`, `~/…`, or an existing `.gguf` file), else a store name.
+    private func locate(_ model: String) throws -> (key: String?, path: String) {
+        let expanded = NSString(string: model).expandingTildeInPath
+        if model.hasPrefix("/") || model.hasPrefix(".") || model.hasPrefix("~") || (model.hasSuffix(".gguf") && FileManager.default.fileExists(atPath: expanded)) {
+            guard FileManager.default.fileExists(atPath: expanded) else {
+                throw APIError.notFound("No file at \(model).", param: "model", code: "model_not_found")
+            }
+            return (nil, URL(fileURLWithPath: expanded).standardizedFileURL.path)
+        }
+        guard let store else { throw APIError.notFound("No model store is configured; give a GGUF file path.", param: "model", code: "model_not_found") }
+        do {
+            let stored = try store.resolve(model)
+            return (stored.key, stored.path.path)
+        } catch let error as StoreError {
+            throw APIError.notFound("\(error)".prefix(1).uppercased() + "\(error)".dropFirst() + ".", param: "model", code: "model_not_found")
+        }
+    }
+
+    static func insufficientMemory(_ plan: Plan) -> APIError {
+        let e = plan.estimate
+        return APIError(status: 507, message: "Not enough memory to load \(plan.key ?? plan.path) with a context of \(plan.contextLength) tokens: it needs \(ModelFacts.humanBytes(Int(e.totalBytes))) (weights \(ModelFacts.humanBytes(Int(e.weightsBytes))), KV cache \(ModelFacts.humanBytes(Int(e.kvCacheBytes))), scratch \(ModelFacts.humanBytes(Int(e.scratchBytes)))) and \(ModelFacts.humanBytes(Int(plan.availableBytes))) is available. Choose a smaller context length.",
+                        type: "invalid_request_error", param: "context_length", code: "insufficient_memory")
+    }
+}

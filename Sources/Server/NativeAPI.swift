@@ -1,0 +1,112 @@
+import Foundation
+import GGUF
+import Hummingbird
+import ModelStore
+import Templates
+
+/// Wick's own REST API under `/api/v1`, shaped like LM Studio's so tools written for it work, and
+/// what the `wick` CLI uses: downloaded models, load and unload, loaded instances, downloads, status.
+struct NativeAPI: Sendable {
+    let host: ModelHost
+    let downloads: DownloadJobs?
+    let limit: Int
+
+    static let version = "0.3.0"
+
+    func register(on router: Router<BasicRequestContext>) {
+        let host = self.host, downloads = self.downloads, limit = self.limit
+        router.get("api/v1/status") { _, _ in
+            let instances = await host.instances
+            return WickServer.json(Responses.object([
+                ("running", .bool(true)), ("version", .string(Self.version)), ("pid", .int(Int(ProcessInfo.processInfo.processIdentifier))),
+                ("loaded", .array(instances.map { .string($0.identifier) })), ("queued", .int(host.queue.queued)),
+            ]))
+        }
+        router.get("api/v1/models") { _, _ in
+            let instances = await host.instances
+            let models = (host.store?.models() ?? []).map { stored in
+                Self.describe(stored, instances: instances.filter { $0.key == stored.key })
+            }
+            return WickServer.json(Responses.object([("models", .array(models))]))
+        }
+        router.get("api/v1/instances") { _, _ in
+            let instances = await host.instances
+            let loading = await host.loadingIdentifiers
+            let rows = instances.map { Self.describe($0) } + loading.map { id in
+                Responses.object([("identifier", .string(id)), ("model", .string(id)), ("status", .string("loading"))])
+            }
+            return WickServer.json(Responses.object([("instances", .array(rows))]))
+        }
+        router.post("api/v1/models/load") { request, _ in
+            let body = try FieldReader.object(json: try await WickServer.body(of: request, limit: limit))
+            let f = FieldReader(body)
+            guard let model = try f.string("model"), !model.isEmpty else { throw APIError.invalid("'model' is required.", param: "model") }
+            let load = ModelHost.LoadRequest(model: model, contextLength: try f.integer("context_length", in: 1...Int(Int32.max)),
+                                             ttl: try f.integer("ttl", in: 1...Int(Int32.max)), identifier: try f.string("identifier"))
+            if try f.bool("estimate_only") == true {
+                let plan = try await host.plan(load)
+                return WickServer.json(Self.describe(plan))
+            }
+            let instance = try await host.load(load)
+            return WickServer.json(Responses.object([
+                ("type", .string("llm")), ("instance_id", .string(instance.identifier)), ("status", .string("loaded")),
+                ("load_time_seconds", .double(instance.loadSeconds)),
+                ("load_config", Responses.object([("context_length", .int(instance.model.contextLength)), ("ttl", instance.ttl.map(Value.int) ?? .none)])),
+            ]))
+        }
+        router.post("api/v1/models/unload") { request, _ in
+            let body = try FieldReader.object(json: try await WickServer.body(of: request, limit: limit))
+            let f = FieldReader(body)
+            if try f.bool("all") == true {
+                return WickServer.json(Responses.object([("unloaded", .array(await host.unloadAll().map(Value.string)))]))
+            }
+            guard let id = try f.string("instance_id") else { throw APIError.invalid("'instance_id' (or \"all\": true) is required.", param: "instance_id") }
+            let instance = try await host.unload(id)
+            return WickServer.json(Responses.object([("instance_id", .string(instance.identifier)), ("unloaded", .array([.string(instance.identifier)]))]))
+        }
+        router.post("api/v1/models/download") { request, _ in
+            guard let downloads else { throw APIError.notFound("Downloads need a model store.", code: "unsupported") }
+            let f = FieldReader(try FieldReader.object(json: try await WickServer.body(of: request, limit: limit)))
+            guard let model = try f.string("model") else { throw APIError.invalid("'model' (OWNER/REPO[@QUANT]) is required.", param: "model") }
+            return WickServer.json(Self.describe(try await downloads.start(model, allowUntrusted: try f.bool("allow_untrusted") ?? false)))
+        }
+        router.get("api/v1/models/download/status/:job") { _, context in
+            let id = context.parameters.get("job") ?? ""
+            guard let job = await downloads?.job(id) else { throw APIError.notFound("No download job '\(id)'.", param: "job_id") }
+            return WickServer.json(Self.describe(job))
+        }
+    }
+
+    static func describe(_ stored: StoredModel, instances: [ModelHost.Instance]) -> Value {
+        ModelListing.entry(stored, loaded: instances.map { ($0.identifier, $0.model.contextLength) })
+    }
+
+    /// A loaded instance as `wick ps` shows it.
+    static func describe(_ i: ModelHost.Instance) -> Value {
+        Responses.object([
+            ("identifier", .string(i.identifier)), ("model", .string(i.key ?? i.model.path)), ("path", .string(i.model.path)),
+            ("status", .string(i.model.activeRequests > 0 ? "generating" : "idle")),
+            ("size_bytes", .int(i.model.weightsBytes + i.model.kvCacheBytes)), ("context_length", .int(i.model.contextLength)),
+            ("ttl_seconds", ModelHost.ttlLeft(i).map(Value.int) ?? .none), ("queued", .int(i.model.activeRequests)),
+        ])
+    }
+
+    static func describe(_ plan: ModelHost.Plan) -> Value {
+        let e = plan.estimate
+        return Responses.object([
+            ("model", .string(plan.key ?? plan.path)), ("context_length", .int(plan.contextLength)),
+            ("estimate", Responses.object([("weights_bytes", .int(Int(e.weightsBytes))), ("kv_cache_bytes", .int(Int(e.kvCacheBytes))),
+                                           ("scratch_bytes", .int(Int(e.scratchBytes))), ("total_bytes", .int(Int(e.totalBytes)))])),
+            ("available_bytes", .int(Int(plan.availableBytes))), ("fits", .bool(e.totalBytes <= plan.availableBytes)),
+        ])
+    }
+
+    static func describe(_ job: DownloadJobs.Job) -> Value {
+        Responses.object([
+            ("job_id", .string(job.id)), ("status", .string(job.status)), ("model", .string(job.model)),
+            ("total_size_bytes", .int(Int(job.totalBytes))), ("downloaded_bytes", .int(Int(job.downloadedBytes))),
+            ("bytes_per_second", .double(job.bytesPerSecond)), ("eta_seconds", job.secondsLeft.map { .double($0) } ?? .none),
+            ("key", job.key.map(Value.string) ?? .none), ("error", job.error.map(Value.string) ?? .none),
+        ])
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import ModelStore
+import Server
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load a model into the running service with a context length.")
+
+    @Argument(help: "A downloaded model's key (or unique short name), or a GGUF path.") var model: String
+    @Option(name: [.short, .customLong("context-length")], help: "Context length in tokens (used exactly as asked, or the load fails).") var contextLength: Int?
+    @Option(help: "GPU offload (off, max or 0..1): this build runs on the CPU.") var gpu: String?
+    @Option(help: "Unload after this many idle seconds.") var ttl: Int?
+    @Option(help: "The instance's name in requests (default: the key; a second instance gets KEY:2).") var identifier: String?
+    @Flag(help: "Print the memory estimate and exit.") var estimateOnly = false
+    @Flag(name: [.short, .long], help: "Answer yes to questions.") var yes = false
+
+    func validate() throws {
+        if let ttl, ttl < 1 { throw ValidationError("--ttl must be at least 1 second") }
+        if let contextLength, contextLength < 1 { throw ValidationError("--context-length must be positive") }
+        if let gpu, gpu != "off", gpu != "max", !(Double(gpu).map { (0...1).contains($0) } ?? false) {
+            throw ValidationError("--gpu takes off, max or a fraction from 0 to 1")
+        }
+    }
+
+    func run() async throws {
+        if let gpu, gpu != "off" { Terminal.err("note: this build of Wick runs on the CPU; --gpu \(gpu) changes nothing") }
+        let home = WickHome.fromEnvironment()
+        let request = ModelHost.LoadRequest(model: model, contextLength: contextLength, ttl: ttl, identifier: identifier)
+        let planner = ModelHost(queue: InferenceQueue(threads: ProcessInfo.processInfo.activeProcessorCount, maxQueued: 1),
+                                store: ModelStore(home: home), settings: try Settings.load(from: home))
+        let plan: ModelHost.Plan
+        do { plan = try await planner.plan(request) } catch let error as APIError { throw ValidationError(error.message) }
+        let e = plan.estimate
+        let summary = "\(plan.key ?? plan.path) with a context of \(plan.contextLength) tokens needs about \(Terminal.bytes(e.totalBytes)) (weights \(Terminal.bytes(e.weightsBytes)), KV cache \(Terminal.bytes(e.kvCacheBytes)), scratch \(Terminal.bytes(e.scratchBytes))); \(Terminal.bytes(plan.availableBytes)) is available"
+        if estimateOnly {
+            print(summary + (e.totalBytes <= plan.availableBytes ? "." : ": it does not fit."))
+            return
+        }
+        guard e.totalBytes <= plan.availableBytes else { throw ValidationError(summary + ": not enough memory. Choose a smaller --context-length.") }
+        let client = try ServiceClient.require(home: home)
+        var body: [String: Any] = ["model": plan.key ?? plan.path, "context_length": plan.contextLength]
+        if let ttl { body["ttl"] = ttl }
+        if let identifier { body["identifier"] = identifier }
+        let spinner = Task {
+            guard Terminal.stderrIsTTY else { return }
+            let started = ContinuousClock.now
+            while !Task.isCancelled {
+                let s = ContinuousClock.now - started
+                FileHandle.standardError.write(Data("\rloading \(plan.key ?? plan.path)… \(s.components.seconds) s\u{1B}[K".utf8))
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        defer {
+            spinner.cancel()
+            if Terminal.stderrIsTTY { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        }
+        let reply = try await client.post("/api/v1/models/load", body)
+        let id = reply["instance_id"] as? String ?? "?"
+        let context = (reply["load_config"] as? [String: Any])?["context_length"] as? Int ?? plan.contextLength
+        print("Loaded \(plan.key ?? plan.path) as \(id) (context \(context)) in \(String(format: "%.2f", reply["load_time_seconds"] as? Double ?? 0)) s")
+        print(id)
+    }
+}
+
+struct Unload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Unload a model instance (or all) and free its memory.")
+
+    @Argument(help: "The instance identifier (see `wick ps`).") var identifier: String?
+    @Flag(help: "Unload every instance.") var all = false
+
+    func validate() throws {
+        guard (identifier != nil) != all else { throw ValidationError("name one instance, or pass --all") }
+    }
+
+    func run() async throws {
+        let client = try ServiceClient.require(home: WickHome.fromEnvironment())
+        let reply = try await client.post("/api/v1/models/unload", all ? ["all": true] : ["instance_id": identifier!])
+        let ids = reply["unloaded"] as? [String] ?? []
+        print(ids.isEmpty ? "No models were loaded." : "Unloaded \(ids.joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,72 @@
+import AsyncHTTPClient
+import Foundation
+import ModelStore
+import NIOCore
+
+/// The CLI's connection to a running service: found through `$WICK_HOME/service.json` (or
+/// `--host/--port` for another machine), authenticated with `WICK_API_KEY` or the service's key file.
+struct ServiceClient {
+    let base: String
+    let key: String?
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        /// The service answered (as opposed to: nothing listens there).
+        var answered = true
+    }
+
+    /// The local service, or the one `host`/`port` name. Nil when none is recorded and none is named.
+    static func find(home: WickHome, host: String? = nil, port: Int? = nil) -> ServiceClient? {
+        let state = ServiceState.read(home)
+        let envKey = ProcessInfo.processInfo.environment["WICK_API_KEY"]
+        let fileKey = state?.apiKeyFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }?
+            .split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) }
+        let key = envKey?.isEmpty == false ? envKey : fileKey
+        if host != nil || port != nil {
+            let h = host ?? "127.0.0.1"
+            return ServiceClient(base: "http://\(h.contains(":") ? "[\(h)]" : h):\(port ?? 1234)", key: key)
+        }
+        return state.map { ServiceClient(base: $0.clientBase, key: key) }
+    }
+
+    /// The local service or an error that says how to start one.
+    static func require(home: WickHome, host: String? = nil, port: Int? = nil) throws -> ServiceClient {
+        guard let client = find(home: home, host: host, port: port) else {
+            throw Failure(description: "no Wick service is running; start it with `wick server start`", answered: false)
+        }
+        return client
+    }
+
+    /// Loads of large models take minutes: no read timeout, only a connect timeout.
+    static let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                                 configuration: .init(timeout: .init(connect: .seconds(5))))
+
+    func get(_ path: String) async throws -> [String: Any] { try await send("GET", path, body: nil) }
+
+    func post(_ path: String, _ body: [String: Any]) async throws -> [String: Any] {
+        try await send("POST", path, body: try JSONSerialization.data(withJSONObject: body))
+    }
+
+    private func send(_ method: String, _ path: String, body: Data?) async throws -> [String: Any] {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .init(rawValue: method)
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await Self.http.execute(request, timeout: .minutes(30))
+        } catch {
+            throw Failure(description: "no Wick service answers at \(base) (\(error)); start it with `wick server start`", answered: false)
+        }
+        let data = Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        guard response.status.code < 300 else {
+            let message = (json["error"] as? [String: Any])?["message"] as? String ?? "HTTP \(response.status.code)"
+            throw Failure(description: message)
+        }
+        return json
+    }
+}

@@ -1,0 +1,26 @@
+"""Shared helpers of the HTTP and CLI tiers: the built binary, the test models, a fake hub."""
+import os, subprocess
+import pytest
+from fakehub import FakeHub
+
+MODELS = os.environ.get("WICK_TEST_MODELS") or os.path.expanduser("~/.cache/wick/test-models")
+QWEN = os.path.join(MODELS, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+SMOL = os.path.join(MODELS, "smollm2-135m-instruct-q4_1.gguf")
+WICK = os.environ.get("WICK_BIN", ".build/release/wick")
+
+
+def wick(home, *args, hub=None, timeout=600, env=None):
+    """Runs the CLI with its own WICK_HOME and no terminal; returns (code, stdout, stderr)."""
+    e = {k: v for k, v in os.environ.items() if k != "WICK_API_KEY"}
+    e.update(WICK_HOME=str(home), **(env or {}))
+    if hub is not None:
+        e["HF_ENDPOINT"] = hub.url
+    p = subprocess.run([WICK, *args], capture_output=True, text=True, timeout=timeout, env=e, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture
+def hub():
+    h = FakeHub()
+    yield h
+    h.close()
