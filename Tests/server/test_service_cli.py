@@ -1,0 +1,195 @@
+"""The guide's sequence with `wick` in place of `lms`: a background service, models loaded by name with
+a context length, JIT loading, TTL, unloading that frees memory, memory estimates and refusals."""
+import json, os, signal, socket, threading, time, urllib.request
+import pytest
+from conftest import QWEN, SMOL, wick
+
+QWEN_KEY = "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF"
+SMOL_KEY = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    home = tmp_path_factory.mktemp("service-home")
+    assert wick(home, "import", QWEN, "--user-repo", QWEN_KEY, "--symbolic-link")[0] == 0
+    port = free_port()
+    code, out, err = wick(home, "server", "start", "--port", str(port))
+    assert code == 0, err
+    assert f"http://127.0.0.1:{port}" in out
+    state = json.load(open(home / "service.json"))
+    yield {"home": home, "port": port, "base": f"http://127.0.0.1:{port}", "pid": state["pid"]}
+    wick(home, "server", "stop")
+    try:
+        os.kill(state["pid"], signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def post(base, path, body, timeout=300):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def ps(home):
+    code, out, err = wick(home, "ps", "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+
+
+def chat(base, model, content="Say hello.", max_tokens=8):
+    return post(base, "/v1/chat/completions", {"model": model, "temperature": 0, "max_tokens": max_tokens,
+                                               "messages": [{"role": "user", "content": content}]})
+
+
+def test_the_guides_sequence(service, hub):
+    home, base = service["home"], service["base"]
+    code, out, _ = wick(home, "server", "status", "--json")
+    status = json.loads(out)
+    assert code == 0 and status["running"] is True and status["port"] == service["port"] and status["pid"] == service["pid"]
+    hub.repos[SMOL_KEY] = {"SmolLM2-135M-Instruct-Q4_1.gguf": SMOL}
+    code, _, err = wick(home, "get", SMOL_KEY, hub=hub)
+    assert code == 0, err
+    code, out, _ = wick(home, "ls")
+    assert QWEN_KEY in out and SMOL_KEY in out and "2 models" in out
+    code, out, err = wick(home, "load", "qwen2.5-coder", "--context-length", "65536", "--gpu", "max")
+    assert code == 0, err
+    assert out.strip().splitlines()[-1] == QWEN_KEY and "runs on the CPU" in err
+    [instance] = ps(home)
+    assert instance["identifier"] == QWEN_KEY and instance["context_length"] == 65536 and instance["status"] == "idle"
+    assert instance["model"] == QWEN_KEY and instance["size_bytes"] > 0 and instance["ttl_seconds"] is None and instance["queued"] == 0
+    listed = {m["key"]: m for m in json.loads(wick(home, "ls", "--json")[1])}
+    assert listed[QWEN_KEY]["loaded"] is True and listed[SMOL_KEY]["loaded"] is False
+    status, reply = chat(base, QWEN_KEY)
+    assert status == 200 and reply["model"] == QWEN_KEY and reply["choices"][0]["message"]["content"]
+    with urllib.request.urlopen(base + "/v1/models") as r:
+        models = {m["id"]: m for m in json.load(r)["data"]}
+    assert models[QWEN_KEY]["context_length"] == 65536 and models[QWEN_KEY]["loaded"] is True
+    assert models[SMOL_KEY]["loaded"] is False  # downloaded: a request may load it
+    # A second instance of the same model gets its own identifier.
+    code, out, err = wick(home, "load", QWEN_KEY, "-c", "2048")
+    assert code == 0 and out.strip().splitlines()[-1] == QWEN_KEY + ":2", err
+    code, out, _ = wick(home, "status")
+    assert "running" in out and QWEN_KEY + ":2" in out
+    code, out, _ = wick(home, "unload", "--all")
+    assert code == 0 and QWEN_KEY in out
+    assert ps(home) == []
+
+
+def test_unknown_models_are_404_listing_what_exists(service):
+    status, reply = chat(service["base"], "gpt-4o")
+    assert status == 404 and reply["error"]["param"] == "model" and QWEN_KEY in reply["error"]["message"]
+    assert ps(service["home"]) == []  # nothing was loaded in its place
+
+
+def test_concurrent_first_requests_load_the_model_once(service):
+    home, base = service["home"], service["base"]
+    log = home / "logs" / "server.log"
+    before = log.read_text().count(f"loaded {SMOL_KEY} ")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(chat(base, "SmolLM2-135M-Instruct-GGUF", max_tokens=4))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [s for s, _ in results] == [200] * 8, results
+    assert {r["model"] for _, r in results} == {SMOL_KEY}
+    assert log.read_text().count(f"loaded {SMOL_KEY} ") == before + 1
+    [instance] = ps(home)
+    assert instance["identifier"] == SMOL_KEY and instance["ttl_seconds"] is not None  # JIT loads get the idle TTL
+    wick(home, "unload", "--all")
+
+
+def test_idle_ttl_unloads_but_never_during_a_stream(service):
+    home, base = service["home"], service["base"]
+    assert wick(home, "load", SMOL_KEY, "--ttl", "1")[0] == 0
+    # A stream longer than the TTL: the model stays until it ends.
+    req = urllib.request.Request(base + "/v1/chat/completions", headers={"Content-Type": "application/json"}, data=json.dumps(
+        {"model": SMOL_KEY, "stream": True, "max_tokens": 400, "temperature": 0, "messages": [{"role": "user", "content": "Write a long story."}]}).encode())
+    seen_generating = False
+    with urllib.request.urlopen(req, timeout=300) as r:
+        started = time.time()
+        for line in r:
+            if not seen_generating and time.time() - started > 1.5:
+                rows = ps(home)
+                seen_generating = len(rows) == 1 and rows[0]["status"] == "generating"
+            if line.strip() == b"data: [DONE]":
+                break
+        else:
+            pytest.fail("the stream ended without [DONE]")
+    assert time.time() - started > 1.5 and seen_generating
+    deadline = time.time() + 10
+    while ps(home) and time.time() < deadline:
+        time.sleep(0.25)
+    assert ps(home) == []
+
+
+def test_unload_frees_memory_and_waits_for_a_running_stream(service):
+    home, base, pid = service["home"], service["base"], service["pid"]
+    baseline = rss_kib(pid)
+    assert wick(home, "load", QWEN_KEY, "-c", "4096")[0] == 0
+    assert chat(base, QWEN_KEY, max_tokens=2)[0] == 200  # touches every weight
+    loaded = rss_kib(pid)
+    assert loaded - baseline > 300_000, (baseline, loaded)
+    # Unloading during a stream lets the stream finish.
+    req = urllib.request.Request(base + "/v1/chat/completions", headers={"Content-Type": "application/json"}, data=json.dumps(
+        {"model": QWEN_KEY, "stream": True, "max_tokens": 24, "temperature": 0, "messages": [{"role": "user", "content": "Count to twenty."}]}).encode())
+    with urllib.request.urlopen(req, timeout=300) as r:
+        first = r.readline()
+        assert first
+        code, out, err = wick(home, "unload", QWEN_KEY)
+        assert code == 0, err
+        rest = r.read().decode()
+    assert "data: [DONE]" in rest and '"finish_reason":"length"' in rest
+    time.sleep(0.5)
+    after = rss_kib(pid)
+    assert loaded - after > 300_000, (baseline, loaded, after)
+
+
+def test_memory_estimate_and_refusal(service):
+    home, base = service["home"], service["base"]
+    code, out, err = wick(home, "load", QWEN_KEY, "--context-length", "10000000", "--estimate-only")
+    assert code == 0 and "needs about" in out and "does not fit" in out, err
+    code, out, err = wick(home, "load", QWEN_KEY, "--context-length", "10000000")
+    assert code != 0 and "not enough memory" in err
+    status, reply = post(base, "/api/v1/models/load", {"model": QWEN_KEY, "context_length": 10000000})
+    assert status == 507 and reply["error"]["code"] == "insufficient_memory" and "KV cache" in reply["error"]["message"]
+    code, out, err = wick(home, "load", QWEN_KEY, "--context-length", "8192", "--estimate-only")
+    assert code == 0 and "does not fit" not in out
+    assert ps(home) == []
+
+
+def test_a_second_service_is_refused_with_the_reason(service, tmp_path):
+    code, _, err = wick(service["home"], "server", "start", "--port", str(free_port()))
+    assert code != 0 and "already running" in err
+    code, _, err = wick(tmp_path, "server", "start", "--port", str(service["port"]))
+    assert code != 0 and f"port {service['port']} is already in use" in err
+    key_file = tmp_path / "keys"
+    key_file.write_text("")
+    code, _, err = wick(tmp_path, "server", "start", "--port", str(free_port()), "--api-key-file", str(key_file))
+    assert code != 0 and "holds no key" in err
+
+
+def test_stop_ends_the_service(tmp_path):
+    port = free_port()
+    assert wick(tmp_path, "server", "start", "--port", str(port))[0] == 0
+    code, out, _ = wick(tmp_path, "server", "stop")
+    assert code == 0 and "stopped" in out
+    code, out, _ = wick(tmp_path, "server", "status", "--json")
+    assert json.loads(out) == {"running": False}
+    assert not (tmp_path / "service.json").exists()
