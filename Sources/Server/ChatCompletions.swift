@@ -27,6 +27,7 @@ struct CompletionHandler: Sendable {
     func handle(body: String, chat: Bool) async throws -> Response {
         let request = try ChatRequest(json: body, chat: chat)
         let prompt = try model.prompt(for: request)
+        model.logger.info("\(model.id): prompt of \(prompt.tokens.count) tokens:\n\(prompt.text)")
         let room = model.contextLength - prompt.tokens.count
         if room < 1 || (request.maxTokens.map { prompt.tokens.count + $0 > model.contextLength } ?? false) {
             let completion = request.maxTokens ?? 1

@@ -73,6 +73,8 @@ public final class ChatModel: @unchecked Sendable {
     /// A request's prompt, ready to run.
     struct Prompt {
         var tokens: [Int32]
+        /// The templated text (the raw prompt for `/v1/completions`), for the log.
+        var text = ""
         /// Text the reply is forced to begin with (a tool call `tool_choice` asks for); it is part of
         /// `tokens` and is read back as the start of the reply.
         var forcedReply = ""
@@ -87,7 +89,7 @@ public final class ChatModel: @unchecked Sendable {
     /// model asks), or the raw prompt of `/v1/completions`.
     func prompt(for request: ChatRequest) throws -> Prompt {
         if let raw = request.prompt {
-            return Prompt(tokens: tokenizer.encode(raw, addSpecial: true, parseSpecial: true))
+            return Prompt(tokens: tokenizer.encode(raw, addSpecial: true, parseSpecial: true), text: raw)
         }
         guard let template else { throw APIError.invalid("This model's chat template could not be parsed.") }
         var context: [String: Value] = [
@@ -96,7 +98,7 @@ public final class ChatModel: @unchecked Sendable {
         ]
         if !request.tools.isEmpty && request.toolChoice != .none { context["tools"] = .array(request.tools) }
         let text = try Self.render(template, context, messages: request.messages)
-        var prompt = Prompt(tokens: tokenizer.encode(text, addSpecial: false, parseSpecial: true))
+        var prompt = Prompt(tokens: tokenizer.encode(text, addSpecial: false, parseSpecial: true), text: text)
         if tokenizer.vocabulary.addBOS, let bos = tokenizer.vocabulary.bos, prompt.tokens.first != bos { prompt.tokens.insert(bos, at: 0) }
         prompt.startsInReasoning = text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("<think>")
         // A required call to the only tool is a named call; among several, the name the model

@@ -70,3 +70,39 @@ struct ServiceClient {
         return json
     }
 }
+
+extension ServiceClient {
+    /// POSTs a streaming request and hands each server-sent event's data to `onData` until `[DONE]`.
+    func stream(_ path: String, _ body: [String: Any], onData: ([String: Any]) -> Void) async throws {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .POST
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let response: HTTPClientResponse
+        do {
+            response = try await Self.http.execute(request, timeout: .hours(24))
+        } catch {
+            throw Failure(description: "no Wick service answers at \(base) (\(error)); start it with `wick server start`", answered: false)
+        }
+        guard response.status.code < 300 else {
+            let data = Data((try await response.body.collect(upTo: 1 << 20)).readableBytesView)
+            let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            throw Failure(description: (json["error"] as? [String: Any])?["message"] as? String ?? "HTTP \(response.status.code)")
+        }
+        var pending = Data()
+        for try await chunk in response.body {
+            pending.append(contentsOf: chunk.readableBytesView)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                pending.removeSubrange(pending.startIndex...newline)
+                guard line.hasPrefix("data: ") else { continue }
+                let payload = line.dropFirst(6)
+                if payload == "[DONE]" { return }
+                guard let object = (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [String: Any] else { continue }
+                if let error = object["error"] as? [String: Any] { throw Failure(description: error["message"] as? String ?? "the generation failed") }
+                onData(object)
+            }
+        }
+    }
+}

@@ -9,13 +9,14 @@ SMOL = os.path.join(MODELS, "smollm2-135m-instruct-q4_1.gguf")
 WICK = os.environ.get("WICK_BIN", ".build/release/wick")
 
 
-def wick(home, *args, hub=None, timeout=600, env=None):
+def wick(home, *args, hub=None, timeout=600, env=None, input=None):
     """Runs the CLI with its own WICK_HOME and no terminal; returns (code, stdout, stderr)."""
     e = {k: v for k, v in os.environ.items() if k != "WICK_API_KEY"}
     e.update(WICK_HOME=str(home), **(env or {}))
     if hub is not None:
         e["HF_ENDPOINT"] = hub.url
-    p = subprocess.run([WICK, *args], capture_output=True, text=True, timeout=timeout, env=e, stdin=subprocess.DEVNULL)
+    p = subprocess.run([WICK, *args], capture_output=True, text=True, timeout=timeout, env=e,
+                       **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}))
     return p.returncode, p.stdout, p.stderr
 
 

@@ -1,8 +1,8 @@
 """The guide's sequence with `wick` in place of `lms`: a background service, models loaded by name with
 a context length, JIT loading, TTL, unloading that frees memory, memory estimates and refusals."""
-import json, os, signal, socket, threading, time, urllib.request
+import json, os, signal, socket, subprocess, threading, time, urllib.request
 import pytest
-from conftest import QWEN, SMOL, wick
+from conftest import QWEN, SMOL, WICK, wick
 
 QWEN_KEY = "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF"
 SMOL_KEY = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
@@ -193,3 +193,40 @@ def test_stop_ends_the_service(tmp_path):
     code, out, _ = wick(tmp_path, "server", "status", "--json")
     assert json.loads(out) == {"running": False}
     assert not (tmp_path / "service.json").exists()
+
+
+def test_chat_one_shot_and_from_stdin(service):
+    home = service["home"]
+    code, out, err = wick(home, "chat", QWEN_KEY, "-p", "What is 2+2? Answer with a number.", "--temperature", "0", "--max-tokens", "8")
+    assert code == 0 and "4" in out, err
+    code, out, err = wick(home, "chat", QWEN_KEY, "-s", "Answer in one word.", "--max-tokens", "8", input="Name the capital of France.\n")
+    assert code == 0 and "Paris" in out, err
+    code, _, err = wick(home, "chat", QWEN_KEY, input="")
+    assert code != 0 and "stdin was empty" in err
+    code, _, err = wick(home, "chat", "no-such-model", "-p", "hi")
+    assert code != 0 and "'no-such-model' does not exist" in err
+    wick(home, "unload", "--all")
+
+
+def test_log_stream_follows_requests_with_their_prompts(service):
+    home = service["home"]
+    env = dict(os.environ, WICK_HOME=str(home))
+    follower = subprocess.Popen([WICK, "log", "stream", "--json"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        time.sleep(0.5)
+        assert chat(service["base"], QWEN_KEY, content="Tell me about zebras.", max_tokens=4)[0] == 200
+        entries = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            entry = json.loads(follower.stdout.readline())
+            entries.append(entry)
+            if "Tell me about zebras." in entry["message"]:
+                break
+        prompt = entries[-1]
+        assert "prompt of" in prompt["message"] and "<|im_start|>user" in prompt["message"]
+        assert prompt["level"] == "info" and prompt["label"] == "wick.model" and prompt["time"].startswith("20")
+        assert any(f"loaded {QWEN_KEY} " in e["message"] for e in entries)  # the JIT load came first
+    finally:
+        follower.kill()
+        follower.wait()
+    wick(home, "unload", "--all")
