@@ -11,6 +11,7 @@ class FakeHub:
         self.corrupt = set()      # paths served with one byte flipped
         self.ranges = []          # (path, Range header or None) per download request
         self.sha = {}
+        self.token = None         # when set, API calls without "Authorization: Bearer <token>" get 401
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,6 +31,8 @@ class FakeHub:
             def do_GET(self):
                 path = urllib.parse.urlparse(self.path).path
                 parts = path.strip("/").split("/")
+                if hub.token and parts[0] != "cdn" and self.headers.get("Authorization") != f"Bearer {hub.token}":
+                    return self.send_json(401, {"error": "Invalid credentials"})
                 if parts[:2] == ["api", "models"] and len(parts) >= 4:
                     repo = "/".join(parts[2:4])
                     if repo not in hub.repos:

@@ -230,3 +230,32 @@ def test_log_stream_follows_requests_with_their_prompts(service):
         follower.kill()
         follower.wait()
     wick(home, "unload", "--all")
+
+
+def test_downloads_through_the_api(hub, tmp_path):
+    repo = "bartowski/Api-GGUF"
+    hub.repos[repo] = {"Api-Q4_1.gguf": SMOL, "Api-Q8_0.gguf": SMOL}
+    port = free_port()
+    assert wick(tmp_path, "server", "start", "--port", str(port), hub=hub)[0] == 0
+    base = f"http://127.0.0.1:{port}"
+    try:
+        status, reply = post(base, "/api/v1/models/download", {"model": "someone/x-GGUF"})
+        assert status == 403 and reply["error"]["code"] == "untrusted_publisher"
+        status, reply = post(base, "/api/v1/models/download", {"model": repo + "@q2_k"})
+        assert status == 404 and "offers" in reply["error"]["message"]
+        status, job = post(base, "/api/v1/models/download", {"model": repo + "@Q8_0"})
+        assert status == 200 and job["status"] == "downloading" and job["total_size_bytes"] == os.path.getsize(SMOL)
+        deadline = time.time() + 120
+        while job["status"] == "downloading" and time.time() < deadline:
+            time.sleep(0.2)
+            with urllib.request.urlopen(f"{base}/api/v1/models/download/status/{job['job_id']}") as r:
+                job = json.load(r)
+        assert job["status"] == "completed" and job["downloaded_bytes"] == job["total_size_bytes"] and job["key"] == repo, job
+        with urllib.request.urlopen(base + "/api/v1/models") as r:
+            [model] = json.load(r)["models"]
+        assert model["key"] == repo and model["quantization"] == "Q4_1" and model["loaded_instances"] == []
+        # A JIT request names it by key.
+        status, reply = chat(base, repo, max_tokens=2)
+        assert status == 200 and reply["model"] == repo
+    finally:
+        wick(tmp_path, "server", "stop")

@@ -114,3 +114,12 @@ def test_import_and_remove(tmp_path):
     assert code == 0 and listing(tmp_path) == [] and os.path.exists(SMOL)
     code, _, err = wick(tmp_path, "rm", "smol")
     assert code != 0 and "no downloaded model matches 'smol'" in err
+
+
+def test_a_gated_repository_needs_hf_token(hub, tmp_path):
+    hub.repos[REPO] = {"SmolLM2-135M-Instruct-Q4_1.gguf": SMOL}
+    hub.token = "hf_secret"
+    code, _, err = wick(tmp_path, "get", REPO, hub=hub)
+    assert code != 0 and "set HF_TOKEN" in err
+    code, _, err = wick(tmp_path, "get", REPO, hub=hub, env={"HF_TOKEN": "hf_secret"})
+    assert code == 0, err
