@@ -7,6 +7,13 @@ import Templates
 /// object or as a stream of server-sent events.
 struct CompletionHandler: Sendable {
     let model: ChatModel
+    /// Runs the generation: the model itself, or a fake in tests.
+    var scheduler: any InferenceScheduler
+
+    init(model: ChatModel, scheduler: (any InferenceScheduler)? = nil) {
+        self.model = model
+        self.scheduler = scheduler ?? model
+    }
 
     /// What shapes one reply: its identity and how its text is read (reasoning, tool calls, logprobs).
     struct Reply: Sendable {
@@ -36,7 +43,7 @@ struct CompletionHandler: Sendable {
         }
         // Without a client limit the reply may run to the end of the context, so a degenerate loop
         // is stopped instead (Kibana treats `length` as an error).
-        let stream = try model.generate(prompt: prompt.tokens, parameters: request.sampling, maxTokens: request.maxTokens ?? room,
+        let stream = try scheduler.generate(prompt: prompt.tokens, parameters: request.sampling, maxTokens: request.maxTokens ?? room,
                                         stop: request.stop, logprobs: request.logprobs ? request.topLogprobs : nil,
                                         loopGuard: request.maxTokens == nil, replyStarts: prompt.replyStarts)
         let tools = request.toolNames
@@ -59,7 +66,7 @@ struct CompletionHandler: Sendable {
         toolCalls ? "tool_calls" : r.finishReason == .length ? "length" : "stop"
     }
 
-    private func collectedResponse(_ stream: AsyncStream<ChatModel.Event>, _ reply: Reply) async throws -> Response {
+    private func collectedResponse(_ stream: AsyncStream<GenerationEvent>, _ reply: Reply) async throws -> Response {
         var text = reply.forcedReply
         var finished: GenerationResult?
         for await event in stream {
@@ -116,7 +123,7 @@ struct CompletionHandler: Sendable {
         ])
     }
 
-    private func streamResponse(_ stream: AsyncStream<ChatModel.Event>, _ reply: Reply) -> Response {
+    private func streamResponse(_ stream: AsyncStream<GenerationEvent>, _ reply: Reply) -> Response {
         let body = ResponseBody { writer in
             func send(_ s: String) async throws { try await writer.write(ByteBuffer(string: s)) }
             func chunk(_ delta: [(String, Value)], finish: String? = nil, logprobs: Value? = nil) async throws {

@@ -7,6 +7,13 @@ import Templates
 /// SDKs ask for base64 by default).
 struct EmbeddingsHandler: Sendable {
     let model: ChatModel
+    /// Computes the vectors: the model itself, or a fake in tests.
+    var scheduler: any InferenceScheduler
+
+    init(model: ChatModel, scheduler: (any InferenceScheduler)? = nil) {
+        self.model = model
+        self.scheduler = scheduler ?? model
+    }
 
     /// The inputs of a request: text or token ids.
     enum Input: Equatable {
@@ -79,7 +86,7 @@ struct EmbeddingsHandler: Sendable {
             }
             return tokens
         }
-        let vectors = try await model.embed(sequences)
+        let vectors = try await scheduler.embed(sequences)
         let data: [Value] = vectors.enumerated().map { index, vector in
             let encoded: Value = request.base64 ? .string(Self.base64(vector)) : .array(vector.map { .double(Double($0)) })
             return Responses.object([("object", .string("embedding")), ("index", .int(index)), ("embedding", encoded)])

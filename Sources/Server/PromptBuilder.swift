@@ -1,0 +1,95 @@
+import Foundation
+import Templates
+
+/// Turns a chat request into the text a model reads: its chat template rendered with the messages
+/// and tools (trying the message shapes templates disagree on), the start of a tool call that
+/// `tool_choice` forces, and the openings a required call may begin with. Pure: no model, no tokens.
+struct PromptBuilder: Sendable {
+    let template: Template?
+    let toolFormat: ToolCallFormat
+    let bosText: String
+    let eosText: String
+
+    /// ChatML, for files without a template of their own.
+    static let fallbackTemplate = """
+    {%- for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}\
+    {%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
+    """
+
+    /// `source`: the model's chat template (nil: ChatML). A template that does not parse is kept as
+    /// nil, so that each chat request gets a clear 400 rather than the load failing.
+    init(template source: String?, bosText: String, eosText: String) {
+        let text = source ?? Self.fallbackTemplate
+        template = try? Template(text)
+        toolFormat = ToolCallFormat(template: text)
+        self.bosText = bosText
+        self.eosText = eosText
+    }
+
+    struct Built: Equatable {
+        /// The rendered prompt (the forced reply start not included).
+        var text: String
+        /// Text the reply is forced to begin with.
+        var forcedReply = ""
+        /// The texts a required call's reply may begin with, one per tool.
+        var replyStarts: [String] = []
+        /// The template opened a `<think>` block for the model.
+        var startsInReasoning = false
+    }
+
+    func build(_ request: ChatRequest) throws -> Built {
+        guard let template else { throw APIError.invalid("This model's chat template could not be parsed.", code: "template_error") }
+        var context: [String: Value] = [
+            "messages": .array(request.messages), "add_generation_prompt": .bool(true),
+            "bos_token": .string(bosText), "eos_token": .string(eosText),
+        ]
+        if !request.tools.isEmpty && request.toolChoice != .none { context["tools"] = .array(request.tools) }
+        var built = Built(text: try Self.render(template, context, messages: request.messages))
+        built.startsInReasoning = built.text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("<think>")
+        // A required call to the only tool is a named call; among several, the name the model
+        // writes is held to the tools' names.
+        let names = request.toolNames
+        let choice = request.toolChoice == .required && names.count == 1 ? .named(names.first!) : request.toolChoice
+        built.forcedReply = toolFormat.forcedOpening(choice) ?? ""
+        if choice == .required { built.replyStarts = names.sorted().map(ToolCallFormat.nameAndArgumentsOpening) }
+        return built
+    }
+
+    /// Renders the template. Templates disagree on the shape of tool-call turns: most want the
+    /// arguments as an object, some (DeepSeek-R1) join them as text; some need text content where
+    /// OpenAI clients send null. When rendering fails, those variants are tried before giving up.
+    static func render(_ template: Template, _ context: [String: Value], messages: [Value]) throws -> String {
+        let variants = [messages.map(Self.argumentsAsText), messages.map(Self.contentAsText),
+                        messages.map { Self.contentAsText(Self.argumentsAsText($0)) }]
+        do {
+            return try template.render(context)
+        } catch let error as TemplateError {
+            for variant in variants where variant != messages {
+                if let text = try? template.render(context.merging(["messages": .array(variant)]) { $1 }) { return text }
+            }
+            if case .raised(let message) = error {
+                throw APIError.invalid("The chat template refused these messages: \(message)", code: "template_error")
+            }
+            throw APIError.invalid("The chat template could not render these messages: \(error)", code: "template_error")
+        }
+    }
+
+    /// A message whose null content is empty text.
+    static func contentAsText(_ message: Value) -> Value {
+        guard case .object(var m) = message, m["content"] == Value.none else { return message }
+        m["content"] = .string("")
+        return .object(m)
+    }
+
+    /// A message with its tool calls' arguments as JSON text.
+    static func argumentsAsText(_ message: Value) -> Value {
+        guard case .object(var m) = message, case .array(let calls)? = m["tool_calls"] else { return message }
+        m["tool_calls"] = .array(calls.map { call in
+            guard case .object(var c) = call, case .object(var fn)? = c["function"], let arguments = fn["arguments"], case .object = arguments else { return call }
+            fn["arguments"] = .string(arguments.compactJSON)
+            c["function"] = .object(fn)
+            return .object(c)
+        })
+        return .object(m)
+    }
+}
