@@ -1,5 +1,5 @@
 """Shared helpers of the HTTP and CLI tiers: the built binary, the test models, a fake hub."""
-import os, subprocess
+import os, socket, subprocess
 import pytest
 from fakehub import FakeHub
 
@@ -7,6 +7,12 @@ MODELS = os.environ.get("WICK_TEST_MODELS") or os.path.expanduser("~/.cache/wick
 QWEN = os.path.join(MODELS, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
 SMOL = os.path.join(MODELS, "smollm2-135m-instruct-q4_1.gguf")
 WICK = os.environ.get("WICK_BIN", ".build/release/wick")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wick(home, *args, hub=None, timeout=600, env=None, input=None):

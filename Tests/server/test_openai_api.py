@@ -1,8 +1,9 @@
 """Drives a real `wick server` with the official OpenAI Python SDK and replays Kibana's requests.
 Run by scripts/test: WICK_BIN is the release binary, WICK_TEST_MODELS the model cache."""
-import http.client, json, os, socket, subprocess, time, urllib.request
+import http.client, json, os, subprocess, time, urllib.request
 import openai
 import pytest
+from conftest import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_FILE = os.path.join(os.environ.get("WICK_TEST_MODELS") or os.path.expanduser("~/.cache/wick/test-models"),
@@ -11,12 +12,6 @@ MODEL_ID = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 KEY = "test-key"
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Get the current weather for a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "The city"}}, "required": ["city"]}}}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

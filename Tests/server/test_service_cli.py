@@ -1,17 +1,11 @@
 """The guide's sequence with `wick` in place of `lms`: a background service, models loaded by name with
 a context length, JIT loading, TTL, unloading that frees memory, memory estimates and refusals."""
-import json, os, signal, socket, subprocess, threading, time, urllib.request
+import json, os, signal, subprocess, threading, time, urllib.request
 import pytest
-from conftest import QWEN, SMOL, WICK, wick
+from conftest import QWEN, SMOL, WICK, free_port, wick
 
 QWEN_KEY = "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF"
 SMOL_KEY = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
