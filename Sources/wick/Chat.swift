@@ -12,9 +12,10 @@ struct Chat: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Send this one message, print the answer and exit.") var prompt: String?
     @Option(help: "Sampling temperature.") var temperature: Double?
     @Option(help: "Largest reply in tokens.") var maxTokens: Int?
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
-        let client = try ServiceClient.require(home: WickHome.fromEnvironment())
+        let client = try service.client()
         var conversation = Conversation(system: system)
         if let prompt {
             try await reply(to: prompt, in: &conversation, client: client)

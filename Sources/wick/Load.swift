@@ -13,6 +13,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "The instance's name in requests (default: the key; a second instance gets KEY:2).") var identifier: String?
     @Flag(help: "Print the memory estimate and exit.") var estimateOnly = false
     @Flag(name: [.short, .long], help: "Answer yes to questions.") var yes = false
+    @OptionGroup var service: ServiceOptions
 
     func validate() throws {
         if let ttl, ttl < 1 { throw ValidationError("--ttl must be at least 1 second") }
@@ -25,6 +26,7 @@ struct Load: AsyncParsableCommand {
     func run() async throws {
         if let gpu, gpu != "off" { Terminal.err("note: this build of Wick runs on the CPU; --gpu \(gpu) changes nothing") }
         let home = WickHome.fromEnvironment()
+        if service.isRemote { return try await loadRemotely() }
         let request = ModelHost.LoadRequest(model: model, contextLength: contextLength, ttl: ttl, identifier: identifier)
         let planner = ModelHost(queue: InferenceQueue(threads: ProcessInfo.processInfo.activeProcessorCount, maxQueued: 1),
                                 store: ModelStore(home: home), settings: try Settings.load(from: home))
@@ -37,8 +39,27 @@ struct Load: AsyncParsableCommand {
             return
         }
         guard e.totalBytes <= plan.availableBytes else { throw ValidationError(summary + ": not enough memory. Choose a smaller --context-length.") }
-        let client = try ServiceClient.require(home: home)
-        var body: [String: Any] = ["model": plan.key ?? plan.path, "context_length": plan.contextLength]
+        try await send(["model": plan.key ?? plan.path, "context_length": plan.contextLength], name: plan.key ?? plan.path)
+    }
+
+    /// A service on another machine plans and checks the load against its own store and memory.
+    private func loadRemotely() async throws {
+        var body: [String: Any] = ["model": model]
+        if let contextLength { body["context_length"] = contextLength }
+        if estimateOnly {
+            body["estimate_only"] = true
+            let reply = try await service.client().post("/api/v1/models/load", body)
+            let e = reply["estimate"] as? [String: Any] ?? [:]
+            let total = Int64(e["total_bytes"] as? Int ?? 0), available = Int64(reply["available_bytes"] as? Int ?? 0)
+            print("\(model) with a context of \(reply["context_length"] as? Int ?? 0) tokens needs about \(Terminal.bytes(total)); \(Terminal.bytes(available)) is available on the service's machine\(reply["fits"] as? Bool == true ? "." : ": it does not fit.")")
+            return
+        }
+        try await send(body, name: model)
+    }
+
+    private func send(_ base: [String: Any], name: String) async throws {
+        let client = try service.client()
+        var body = base
         if let ttl { body["ttl"] = ttl }
         if let identifier { body["identifier"] = identifier }
         let spinner = Task {
@@ -46,7 +67,7 @@ struct Load: AsyncParsableCommand {
             let started = ContinuousClock.now
             while !Task.isCancelled {
                 let s = ContinuousClock.now - started
-                FileHandle.standardError.write(Data("\rloading \(plan.key ?? plan.path)… \(s.components.seconds) s\u{1B}[K".utf8))
+                FileHandle.standardError.write(Data("\rloading \(name)… \(s.components.seconds) s\u{1B}[K".utf8))
                 try? await Task.sleep(for: .milliseconds(250))
             }
         }
@@ -56,8 +77,8 @@ struct Load: AsyncParsableCommand {
         }
         let reply = try await client.post("/api/v1/models/load", body)
         let id = reply["instance_id"] as? String ?? "?"
-        let context = (reply["load_config"] as? [String: Any])?["context_length"] as? Int ?? plan.contextLength
-        print("Loaded \(plan.key ?? plan.path) as \(id) (context \(context)) in \(String(format: "%.2f", reply["load_time_seconds"] as? Double ?? 0)) s")
+        let context = (reply["load_config"] as? [String: Any])?["context_length"] as? Int ?? 0
+        print("Loaded \(name) as \(id) (context \(context)) in \(String(format: "%.2f", reply["load_time_seconds"] as? Double ?? 0)) s")
         print(id)
     }
 }
@@ -67,14 +88,14 @@ struct Unload: AsyncParsableCommand {
 
     @Argument(help: "The instance identifier (see `wick ps`).") var identifier: String?
     @Flag(help: "Unload every instance.") var all = false
+    @OptionGroup var service: ServiceOptions
 
     func validate() throws {
         guard (identifier != nil) != all else { throw ValidationError("name one instance, or pass --all") }
     }
 
     func run() async throws {
-        let client = try ServiceClient.require(home: WickHome.fromEnvironment())
-        let reply = try await client.post("/api/v1/models/unload", all ? ["all": true] : ["instance_id": identifier!])
+        let reply = try await service.client().post("/api/v1/models/unload", all ? ["all": true] : ["instance_id": identifier!])
         let ids = reply["unloaded"] as? [String] ?? []
         print(ids.isEmpty ? "No models were loaded." : "Unloaded \(ids.joined(separator: ", "))")
     }

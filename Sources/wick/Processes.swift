@@ -6,9 +6,10 @@ struct Processes: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ps", abstract: "List the models loaded in the service.")
 
     @Flag(help: "Print JSON: an array of instances.") var json = false
+    @OptionGroup var service: ServiceOptions
 
     func run() async throws {
-        let client = try ServiceClient.require(home: WickHome.fromEnvironment())
+        let client = try service.client()
         let rows = try await client.get("/api/v1/instances")["instances"] as? [[String: Any]] ?? []
         if json {
             print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
@@ -31,10 +32,15 @@ struct Processes: AsyncParsableCommand {
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "The service and its loaded models.")
 
+    @OptionGroup var service: ServiceOptions
+
     func run() async throws {
-        let home = WickHome.fromEnvironment()
-        let status = await ServiceStatus.read(home: home, host: nil, port: nil)
+        let status = await ServiceStatus.read(home: WickHome.fromEnvironment(), host: service.host, port: service.port)
         print(status.line)
-        if status.running { try await Processes.parse([]).run() }
+        if status.running {
+            var ps = Processes()
+            ps.service = service
+            try await ps.run()
+        }
     }
 }

@@ -135,11 +135,10 @@ struct ServerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Whether the service runs, where, and what it has loaded.")
 
         @Flag(help: "Print JSON.") var json = false
-        @Option(help: "Address of a service on another machine.") var host: String?
-        @Option(help: "Port of a service on another machine.") var port: Int?
+        @OptionGroup var service: ServiceOptions
 
         func run() async throws {
-            let status = await ServiceStatus.read(home: WickHome.fromEnvironment(), host: host, port: port)
+            let status = await ServiceStatus.read(home: WickHome.fromEnvironment(), host: service.host, port: service.port)
             if json { print(try status.jsonText()) } else { print(status.line) }
         }
     }

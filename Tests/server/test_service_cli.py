@@ -75,6 +75,8 @@ def test_the_guides_sequence(service, hub):
         models = {m["id"]: m for m in json.load(r)["data"]}
     assert models[QWEN_KEY]["context_length"] == 65536 and models[QWEN_KEY]["loaded"] is True
     assert models[SMOL_KEY]["loaded"] is False  # downloaded: a request may load it
+    with urllib.request.urlopen(base + "/v1/models/" + QWEN_KEY) as r:
+        assert json.load(r)["context_length"] == 65536
     # A second instance of the same model gets its own identifier.
     code, out, err = wick(home, "load", QWEN_KEY, "-c", "2048")
     assert code == 0 and out.strip().splitlines()[-1] == QWEN_KEY + ":2", err
@@ -253,3 +255,20 @@ def test_downloads_through_the_api(hub, tmp_path):
         assert status == 200 and reply["model"] == repo
     finally:
         wick(tmp_path, "server", "stop")
+
+
+def test_a_remote_service_is_reached_with_host_and_port(service, tmp_path):
+    # Another home (another machine's CLI): nothing recorded there, so the service is named.
+    remote = ["--host", "127.0.0.1", "--port", str(service["port"])]
+    code, _, err = wick(tmp_path, "ps")
+    assert code != 0 and "no Wick service is running" in err
+    code, out, err = wick(tmp_path, "load", QWEN_KEY, "-c", "10000000", "--estimate-only", *remote)
+    assert code == 0 and "does not fit" in out, err
+    code, out, err = wick(tmp_path, "load", QWEN_KEY, "-c", "2048", *remote)
+    assert code == 0 and out.strip().splitlines()[-1] == QWEN_KEY, err
+    code, out, err = wick(tmp_path, "ps", "--json", *remote)
+    assert code == 0 and [i["context_length"] for i in json.loads(out)] == [2048], err
+    code, out, _ = wick(tmp_path, "server", "status", "--json", *remote)
+    assert json.loads(out)["running"] is True and json.loads(out)["loaded"] == [QWEN_KEY]
+    assert wick(tmp_path, "unload", "--all", *remote)[0] == 0
+    assert ps(service["home"]) == []
