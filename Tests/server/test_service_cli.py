@@ -181,10 +181,20 @@ def test_a_second_service_is_refused_with_the_reason(service, tmp_path):
     assert code != 0 and "holds no key" in err
 
 
-def test_stop_ends_the_service(tmp_path):
+def test_stop_lets_a_running_stream_finish(tmp_path):
     port = free_port()
-    assert wick(tmp_path, "server", "start", "--port", str(port))[0] == 0
-    code, out, _ = wick(tmp_path, "server", "stop")
+    assert wick(tmp_path, "server", "start", "--port", str(port), "--model", SMOL)[0] == 0
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", headers={"Content-Type": "application/json"}, data=json.dumps(
+        {"stream": True, "max_tokens": 200, "temperature": 0, "logit_bias": {"2": -100}, "messages": [{"role": "user", "content": "Write a story."}]}).encode())
+    with urllib.request.urlopen(req, timeout=300) as r:
+        assert r.readline()
+        stopped = []
+        stopper = threading.Thread(target=lambda: stopped.append(wick(tmp_path, "server", "stop")))
+        stopper.start()
+        rest = r.read().decode()
+    stopper.join()
+    assert "data: [DONE]" in rest and '"finish_reason":"length"' in rest
+    code, out, _ = stopped[0]
     assert code == 0 and "stopped" in out
     code, out, _ = wick(tmp_path, "server", "status", "--json")
     assert json.loads(out) == {"running": False}
