@@ -21,11 +21,14 @@ public struct ServiceState: Codable, Sendable, Equatable {
         self.apiKeyFile = apiKeyFile
     }
 
-    /// The recorded state, if its process still runs.
+    /// The recorded state, if its process still runs and is a Wick service (a service killed
+    /// without cleaning up leaves a pid that another process may have taken since).
     public static func read(_ home: WickHome) -> ServiceState? {
         guard let data = try? Data(contentsOf: home.serviceState),
-              let state = try? JSONDecoder().decode(ServiceState.self, from: data) else { return nil }
-        return kill(state.pid, 0) == 0 || errno == EPERM ? state : nil
+              let state = try? JSONDecoder().decode(ServiceState.self, from: data),
+              let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(state.pid)/cmdline")) else { return nil }
+        let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.contains("server") && arguments.contains("--foreground") ? state : nil
     }
 
     public func write(_ home: WickHome) throws {
