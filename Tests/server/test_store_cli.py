@@ -85,6 +85,11 @@ def test_a_split_model_downloads_and_lists_as_one(hub, tmp_path):
     [model] = listing(tmp_path / "home")
     assert model["key"] == repo and model["size_bytes"] == os.path.getsize(first) + os.path.getsize(second)
     assert model["params"] == "135M"  # every part's tensors count
+    # Loaded as one model: the same greedy continuation as the single file.
+    runs = [wick(tmp_path, "generate", "--model", path, "--prompt", "The capital of France is", "--temp", "0", "-n", "12", "--json")
+            for path in (SMOL, model["path"])]
+    assert all(code == 0 for code, _, _ in runs), runs
+    assert json.loads(runs[0][1])["tokens"] == json.loads(runs[1][1])["tokens"]
 
 
 def test_an_unknown_publisher_needs_confirmation(hub, tmp_path):
