@@ -55,10 +55,8 @@ struct ServerCommand: AsyncParsableCommand {
         private func apiKeys() throws -> [String] {
             var keys: [String] = []
             if let apiKeyFile {
-                guard let text = try? String(contentsOfFile: apiKeyFile, encoding: .utf8) else {
-                    throw ValidationError("cannot read the API key file \(apiKeyFile)")
-                }
-                keys = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+                guard let fileKeys = APIKeyFile.keys(at: apiKeyFile) else { throw ValidationError("cannot read the API key file \(apiKeyFile)") }
+                keys = fileKeys
                 guard !keys.isEmpty else { throw ValidationError("the API key file \(apiKeyFile) holds no key") }
             }
             if let env = ProcessInfo.processInfo.environment["WICK_API_KEY"], !env.isEmpty { keys.append(env) }

@@ -19,8 +19,7 @@ struct ServiceClient {
     static func find(home: WickHome, host: String? = nil, port: Int? = nil) -> ServiceClient? {
         let state = ServiceState.read(home)
         let envKey = ProcessInfo.processInfo.environment["WICK_API_KEY"]
-        let fileKey = state?.apiKeyFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }?
-            .split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) }
+        let fileKey = state?.apiKeyFile.flatMap(APIKeyFile.keys)?.first
         let key = envKey?.isEmpty == false ? envKey : fileKey
         if host != nil || port != nil {
             let h = host ?? "127.0.0.1"

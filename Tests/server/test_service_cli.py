@@ -282,3 +282,28 @@ def test_a_remote_service_is_reached_with_host_and_port(service, tmp_path):
     assert json.loads(out)["running"] is True and json.loads(out)["loaded"] == [QWEN_KEY]
     assert wick(tmp_path, "unload", "--all", *remote)[0] == 0
     assert ps(service["home"]) == []
+
+
+def test_api_keys_from_a_file_guard_the_service_and_the_cli_uses_them(tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("# service keys\nsecret-one\n")
+    port = free_port()
+    code, _, err = wick(tmp_path, "server", "start", "--port", str(port), "--api-key-file", str(keys))
+    assert code == 0, err
+    try:
+        base = f"http://127.0.0.1:{port}"
+        status, reply = post(base, "/api/v1/models/load", {"model": SMOL})
+        assert status == 401 and reply["error"]["code"] == "invalid_api_key"
+        assert "secret-one" not in open(f"/proc/{json.load(open(tmp_path / 'service.json'))['pid']}/cmdline").read()
+        # The owner's CLI authenticates with the key file the service recorded.
+        code, out, err = wick(tmp_path, "load", SMOL, "-c", "1024")
+        assert code == 0, err
+        assert [i["context_length"] for i in ps(tmp_path)] == [1024]
+        # Another user's CLI names the service and brings its own key.
+        remote = ["--host", "127.0.0.1", "--port", str(port)]
+        code, _, err = wick(tmp_path / "elsewhere", "ps", *remote)
+        assert code != 0 and "API key" in err
+        code, out, err = wick(tmp_path / "elsewhere", "ps", "--json", *remote, env={"WICK_API_KEY": "secret-one"})
+        assert code == 0 and len(json.loads(out)) == 1, err
+    finally:
+        wick(tmp_path, "server", "stop")
