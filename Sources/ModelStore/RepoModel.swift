@@ -9,7 +9,8 @@ public struct RepoModel: Sendable, Equatable {
     /// What the user types after `@` to pick it.
     public var label: String { quantization ?? stem }
 
-    /// The complete models among a repository's files (files of a split model grouped in part order).
+    /// The complete models among a repository's files (files of a split model grouped in part
+    /// order), smallest first, then by label.
     public static func models(in files: [HubFile]) -> [RepoModel] {
         var groups: [String: [(ModelFileName, HubFile)]] = [:]
         for file in files {
@@ -21,7 +22,7 @@ public struct RepoModel: Sendable, Equatable {
             let sorted = members.sorted { ($0.0.part?.index ?? 1) < ($1.0.part?.index ?? 1) }
             guard sorted.count == (sorted[0].0.part?.count ?? 1) else { return nil }
             return RepoModel(quantization: sorted[0].0.quantization, stem: sorted[0].0.stem.lowercased(), files: sorted.map(\.1))
-        }.sorted { $0.sizeBytes < $1.sizeBytes }
+        }.sorted { ($0.sizeBytes, $0.label) < ($1.sizeBytes, $1.label) }
     }
 
     /// The model `@quant` names (a quantization or a file stem, case-insensitive), or nil when none does.

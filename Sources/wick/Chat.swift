@@ -23,7 +23,7 @@ struct Chat: AsyncParsableCommand {
         }
         if !Terminal.isInteractive {
             let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("nothing to send: stdin was empty") }
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw CLIError("nothing to send: stdin was empty") }
             try await reply(to: text, in: &conversation, client: client)
             return
         }

@@ -18,7 +18,7 @@ struct Get: AsyncParsableCommand {
             let why = "'\(spec.owner)' is not one of the publishers Wick trusts (the model makers and well-known quantizers); anyone can publish a file under any name."
             if !yes {
                 guard let answer = Terminal.ask("\(why)\nDownload from \(spec.owner) anyway? [y/N] ") else {
-                    throw ValidationError("\(why) Pass --yes to download anyway, or `wick trust add \(spec.owner)`.")
+                    throw CLIError("\(why) Pass --yes to download anyway, or `wick trust add \(spec.owner)`.")
                 }
                 guard answer.lowercased().hasPrefix("y") else { throw ExitCode(1) }
             } else {
@@ -38,7 +38,7 @@ struct Get: AsyncParsableCommand {
     private func choose(_ spec: ModelSpec, _ models: [RepoModel]) throws -> RepoModel {
         if let choice = spec.choice {
             guard let m = RepoModel.pick(choice, in: models) else {
-                throw ValidationError("\(spec.owner)/\(spec.repo) has no '\(choice)'; it offers \(models.map(\.label).joined(separator: ", "))")
+                throw CLIError("\(spec.owner)/\(spec.repo) has no '\(choice)'; it offers \(models.map(\.label).joined(separator: ", "))")
             }
             return m
         }
@@ -50,10 +50,10 @@ struct Get: AsyncParsableCommand {
             "  \(i + 1). \(m.label.padding(toLength: 10, withPad: " ", startingAt: 0)) \(Terminal.bytes(m.sizeBytes))\(m == fallback ? "  (default: fits in \(Terminal.bytes(memory)) of memory)" : "")"
         }.joined(separator: "\n")
         guard let answer = Terminal.ask("\(spec.owner)/\(spec.repo) offers:\n\(menu)\nWhich one? [\((models.firstIndex(of: fallback) ?? 0) + 1)] ") else {
-            throw ValidationError("\(spec.owner)/\(spec.repo) offers several quantizations (\(models.map(\.label).joined(separator: ", "))); name one as \(spec.owner)/\(spec.repo)@QUANT, or pass --yes for \(fallback.label)")
+            throw CLIError("\(spec.owner)/\(spec.repo) offers several quantizations (\(models.map(\.label).joined(separator: ", "))); name one as \(spec.owner)/\(spec.repo)@QUANT, or pass --yes for \(fallback.label)")
         }
         if answer.isEmpty { return fallback }
-        guard let n = Int(answer), models.indices.contains(n - 1) else { throw ValidationError("'\(answer)' is not one of 1 to \(models.count)") }
+        guard let n = Int(answer), models.indices.contains(n - 1) else { throw CLIError("'\(answer)' is not one of 1 to \(models.count)") }
         return models[n - 1]
     }
 }

@@ -31,14 +31,14 @@ struct Load: AsyncParsableCommand {
         let planner = ModelHost(queue: InferenceQueue(threads: ProcessInfo.processInfo.activeProcessorCount, maxQueued: 1),
                                 store: ModelStore(home: home), settings: try Settings.load(from: home))
         let plan: ModelHost.Plan
-        do { plan = try await planner.plan(request) } catch let error as APIError { throw ValidationError(error.message) }
+        do { plan = try await planner.plan(request) } catch let error as APIError { throw CLIError(error.message) }
         let e = plan.estimate
         let summary = "\(plan.key ?? plan.path) with a context of \(plan.contextLength) tokens needs about \(Terminal.bytes(e.totalBytes)) (weights \(Terminal.bytes(e.weightsBytes)), KV cache \(Terminal.bytes(e.kvCacheBytes)), scratch \(Terminal.bytes(e.scratchBytes))); \(Terminal.bytes(plan.availableBytes)) is available"
         if estimateOnly {
             print(summary + (e.totalBytes <= plan.availableBytes ? "." : ": it does not fit."))
             return
         }
-        guard e.totalBytes <= plan.availableBytes else { throw ValidationError(summary + ": not enough memory. Choose a smaller --context-length.") }
+        guard e.totalBytes <= plan.availableBytes else { throw CLIError(summary + ": not enough memory. Choose a smaller --context-length.") }
         try await send(["model": plan.key ?? plan.path, "context_length": plan.contextLength], name: plan.key ?? plan.path)
     }
 

@@ -20,7 +20,7 @@ struct LogCommand: AsyncParsableCommand {
                 try WickHome.fromEnvironment().prepare()
                 FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
             }
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw ValidationError("cannot read \(path)") }
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(path)") }
             var offset = try handle.seekToEnd()
             var entry: [String] = []
             while true {

@@ -55,9 +55,9 @@ struct ServerCommand: AsyncParsableCommand {
         private func apiKeys() throws -> [String] {
             var keys: [String] = []
             if let apiKeyFile {
-                guard let fileKeys = APIKeyFile.keys(at: apiKeyFile) else { throw ValidationError("cannot read the API key file \(apiKeyFile)") }
+                guard let fileKeys = APIKeyFile.keys(at: apiKeyFile) else { throw CLIError("cannot read the API key file \(apiKeyFile)") }
                 keys = fileKeys
-                guard !keys.isEmpty else { throw ValidationError("the API key file \(apiKeyFile) holds no key") }
+                guard !keys.isEmpty else { throw CLIError("the API key file \(apiKeyFile) holds no key") }
             }
             if let env = ProcessInfo.processInfo.environment["WICK_API_KEY"], !env.isEmpty { keys.append(env) }
             return keys
