@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import GGUF
 import Logging
@@ -133,23 +136,45 @@ public actor ModelHost {
         }
     }
 
-    /// Unloads one instance (by identifier, or the only instance of a key).
+    /// Unloads one instance (by identifier, or the only instance of a key); returns its identifier.
     @discardableResult
-    public func unload(_ name: String) throws -> Instance {
+    public func unload(_ name: String) throws -> String {
         guard let index = instances.firstIndex(where: { $0.identifier == name }) ?? uniqueIndex(ofKey: name) else {
             throw APIError.notFound("No loaded instance is named '\(name)'. Loaded: \(instances.map(\.identifier).joined(separator: ", ")).",
                                     param: "instance_id", code: "model_not_found")
         }
-        let instance = instances.remove(at: index)
-        logger.info("unloaded \(instance.identifier)")
-        return instance
+        let identifier = instances[index].identifier
+        remove { $0.identifier == identifier }
+        logger.info("unloaded \(identifier)")
+        return identifier
     }
 
     public func unloadAll() -> [String] {
-        let ids = instances.map(\.identifier)
-        instances.removeAll()
+        let ids = remove { _ in true }
         if !ids.isEmpty { logger.info("unloaded \(ids.joined(separator: ", "))") }
         return ids
+    }
+
+    /// Drops the host's references to the instances `match` selects (a model with no request running
+    /// is freed at once), then hands the heap the tokenizer and caches used back to the system.
+    @discardableResult
+    private func remove(where match: (Instance) -> Bool) -> [String] {
+        let removed = instances.filter(match)
+        instances.removeAll(where: match)
+        // A model still generating is freed when its generation ends: trimmed then, by `sweep`.
+        releasing += removed.filter { $0.model.activeRequests > 0 }.map { Released(model: $0.model) }
+        if !removed.isEmpty { Self.trimHeap?(0) }
+        return removed.map(\.identifier)
+    }
+
+    /// A model unloaded while a generation held it.
+    private struct Released { weak var model: ChatModel? }
+    private var releasing: [Released] = []
+
+    /// glibc's `malloc_trim` (its header is not imported into Swift): returns freed heap pages to
+    /// the system, so an unloaded model's tokenizer tables do not stay in the resident set.
+    private static let trimHeap: (@convention(c) (Int) -> Int32)? = dlsym(nil, "malloc_trim").map {
+        unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self)
     }
 
     private func uniqueIndex(ofKey key: String) -> Int? {
@@ -202,15 +227,20 @@ public actor ModelHost {
         return loaded + store.models().map(\.key).filter { !keys.contains($0) }
     }
 
-    /// Unloads instances idle past their TTL; a model with a request waiting or running is never unloaded.
+    /// Unloads instances idle past their TTL (a model with a request waiting or running is never
+    /// unloaded), and returns the heap of models that finished their last generation after unloading.
     public func sweep(now: ContinuousClock.Instant = .now) {
+        if releasing.contains(where: { $0.model == nil }) {
+            releasing.removeAll { $0.model == nil }
+            Self.trimHeap?(0)
+        }
         let expired = instances.filter { i in
             guard let ttl = i.ttl else { return false }
             return i.model.activeRequests == 0 && now - i.model.lastUsed >= .seconds(ttl)
         }
-        for i in expired {
-            instances.removeAll { $0.identifier == i.identifier }
-            logger.info("unloaded \(i.identifier): idle for \(i.ttl ?? 0) s")
+        for (identifier, ttl) in expired.map({ ($0.identifier, $0.ttl ?? 0) }) {
+            remove { $0.identifier == identifier }
+            logger.info("unloaded \(identifier): idle for \(ttl) s")
         }
     }
 

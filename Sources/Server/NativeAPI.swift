@@ -61,8 +61,8 @@ struct NativeAPI: Sendable {
                 return WickServer.json(Responses.object([("unloaded", .array(await host.unloadAll().map(Value.string)))]))
             }
             guard let id = try f.string("instance_id") else { throw APIError.invalid("'instance_id' (or \"all\": true) is required.", param: "instance_id") }
-            let instance = try await host.unload(id)
-            return WickServer.json(Responses.object([("instance_id", .string(instance.identifier)), ("unloaded", .array([.string(instance.identifier)]))]))
+            let identifier = try await host.unload(id)
+            return WickServer.json(Responses.object([("instance_id", .string(identifier)), ("unloaded", .array([.string(identifier)]))]))
         }
         router.post("api/v1/models/download") { request, _ in
             guard let downloads else { throw APIError.notFound("Downloads need a model store.", code: "unsupported") }

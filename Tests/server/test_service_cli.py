@@ -152,9 +152,9 @@ def test_unload_frees_memory_and_waits_for_a_running_stream(service):
         assert code == 0, err
         rest = r.read().decode()
     assert "data: [DONE]" in rest and '"finish_reason":"length"' in rest
-    time.sleep(0.5)
+    time.sleep(1.5)  # the generation's end releases the model; the host returns its heap within a second
     after = rss_kib(pid)
-    assert loaded - after > 300_000, (baseline, loaded, after)
+    assert loaded - after > 300_000 and after - baseline < 30_000, (baseline, loaded, after)
 
 
 def test_memory_estimate_and_refusal(service):
