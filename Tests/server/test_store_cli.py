@@ -1,7 +1,7 @@
 """`wick get`, `ls`, `import`, `rm`, `trust` against a fake hub on loopback: verified downloads, resumed
 downloads, corrupt files, quantization choice, split models, unknown publishers."""
-import json, os
-from conftest import SMOL, wick
+import json, os, pty, subprocess
+from conftest import SMOL, WICK, wick
 from gguf_split import split
 
 REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
@@ -128,3 +128,27 @@ def test_a_gated_repository_needs_hf_token(hub, tmp_path):
     assert code != 0 and "set HF_TOKEN" in err
     code, _, err = wick(tmp_path, "get", REPO, hub=hub, env={"HF_TOKEN": "hf_secret"})
     assert code == 0, err
+
+
+def answered_on_a_terminal(home, hub, answers, *args):
+    """Runs the CLI with a terminal as its stdin and types `answers` into it."""
+    master, slave = pty.openpty()
+    env = dict(os.environ, WICK_HOME=str(home), HF_ENDPOINT=hub.url)
+    p = subprocess.Popen([WICK, *args], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    os.close(slave)
+    os.write(master, answers.encode())
+    out, err = p.communicate(timeout=300)
+    os.close(master)
+    return p.returncode, out, err
+
+
+def test_on_a_terminal_the_user_picks_the_quantization_and_confirms_the_publisher(hub, tmp_path):
+    repo = "someone/Tiny-GGUF"
+    hub.repos[repo] = {"Tiny-Q4_1.gguf": SMOL, "Tiny-Q8_0.gguf": SMOL}
+    code, _, err = answered_on_a_terminal(tmp_path, hub, "n\n", "get", repo)
+    assert code != 0 and "Download from someone anyway? [y/N]" in err and listing(tmp_path) == []
+    code, out, err = answered_on_a_terminal(tmp_path, hub, "y\n2\n", "get", repo)
+    assert code == 0, err
+    assert "1. q4_1" in err and "2. q8_0" in err and "Which one?" in err
+    assert [m["quantization"] for m in listing(tmp_path)] == ["Q4_1"]  # the same file under the Q8_0 name
+    assert [p.name for p in (tmp_path / "models" / repo).iterdir()] == ["Tiny-Q8_0.gguf"]
