@@ -90,6 +90,38 @@ import Testing
         }
     }
 
+    /// The native API refuses every malformed request with an OpenAI-format error naming the field.
+    @Test func nativeAPIBadRequestsAreClearErrors() async throws {
+        let auth = ["Authorization": "Bearer secret"]
+        try await withServer { base in
+            let cases: [(String, String, Int, String?)] = [
+                ("api/v1/models/load", "not json", 400, nil),
+                ("api/v1/models/load", "[]", 400, nil),
+                ("api/v1/models/load", "{}", 400, "model"),
+                ("api/v1/models/load", #"{"model":7}"#, 400, "model"),
+                ("api/v1/models/load", #"{"model":"x","ttl":0}"#, 400, "ttl"),
+                ("api/v1/models/load", #"{"model":"x","estimate_only":"yes"}"#, 400, "estimate_only"),
+                ("api/v1/models/load", #"{"model":"/no/such/file.gguf"}"#, 404, "model"),
+                ("api/v1/models/load", #"{"model":"some-name"}"#, 404, "model"),
+                ("api/v1/models/unload", "{}", 400, "instance_id"),
+                ("api/v1/models/unload", #"{"all":"yes"}"#, 400, "all"),
+                ("api/v1/models/download", #"{"model":"a/b"}"#, 404, nil),
+            ]
+            for (path, body, status, param) in cases {
+                let reply = try await send(base, path, method: "POST", headers: auth, body: body)
+                #expect(reply.status == status && reply.error["message"] != nil, "\(path) \(body) → \(reply.status)")
+                if let param { #expect(reply.error["param"] == param, "\(path) \(body)") }
+            }
+            let missingJob = try await send(base, "api/v1/models/download/status/job-x", headers: auth)
+            #expect(missingJob.status == 404)
+            let status = try await send(base, "api/v1/status", headers: auth)
+            let json = try JSONSerialization.jsonObject(with: status.body) as? [String: Any]
+            #expect(status.status == 200 && json?["running"] as? Bool == true && (json?["loaded"] as? [String]) == [])
+            let all = try await send(base, "api/v1/models/unload", method: "POST", headers: auth, body: #"{"all":true}"#)
+            #expect(all.status == 200)
+        }
+    }
+
     @Test func corsPreflightAllowsPrivateNetworks() async throws {
         try await withServer(cors: true) { base in
             let r = try await send(base, "v1/chat/completions", method: "OPTIONS",
