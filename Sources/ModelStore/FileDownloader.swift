@@ -6,18 +6,6 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// How far a download has come.
-public struct DownloadProgress: Sendable {
-    public var file: String
-    public var bytesDone: Int64
-    public var bytesTotal: Int64
-    public var bytesPerSecond: Double
-
-    public var secondsLeft: Double? {
-        bytesPerSecond > 0 ? Double(max(bytesTotal - bytesDone, 0)) / bytesPerSecond : nil
-    }
-}
-
 /// Downloads one file into `FILE.part` beside its destination, resuming with an HTTP Range request
 /// after a dropped connection (retried with backoff while data keeps arriving, and again on the
 /// next run), checks its size and SHA-256, then renames it into place. A file that fails the check

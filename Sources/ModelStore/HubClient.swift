@@ -3,31 +3,6 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// A file of a hub repository: its path in the repo, size and (for large files) the SHA-256 the
-/// hub stores as its LFS object id.
-public struct HubFile: Sendable, Equatable, Decodable {
-    public let path: String
-    public let size: Int64
-    public let sha256: String?
-
-    enum CodingKeys: String, CodingKey { case path, size, lfs, type }
-    struct LFS: Decodable { let oid: String; let size: Int64? }
-
-    public init(path: String, size: Int64, sha256: String?) {
-        self.path = path
-        self.size = size
-        self.sha256 = sha256
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        path = try c.decode(String.self, forKey: .path)
-        let lfs = try c.decodeIfPresent(LFS.self, forKey: .lfs)
-        size = try lfs?.size ?? c.decodeIfPresent(Int64.self, forKey: .size) ?? 0
-        sha256 = lfs?.oid.lowercased()
-    }
-}
-
 /// Talks to a Hugging Face–compatible hub (`HF_ENDPOINT`, default the public hub; `HF_TOKEN` sent
 /// when set): a repository's file list and its files' download addresses.
 public struct HubClient: Sendable {
@@ -115,19 +90,5 @@ public struct HubClient: Sendable {
             return String(part[part.index(after: open)..<close])
         }
         return nil
-    }
-}
-
-public enum HubError: Error, CustomStringConvertible, Equatable {
-    case unreachable(String), denied(String), notFound(String), badResponse(String)
-    case checksumMismatch(file: String, expected: String, found: String)
-    case transfer(String)
-
-    public var description: String {
-        switch self {
-        case .unreachable(let m), .denied(let m), .notFound(let m), .badResponse(let m), .transfer(let m): return m
-        case .checksumMismatch(let file, let expected, let found):
-            return "\(file) failed verification (SHA-256 \(found), the hub says \(expected)); the download was deleted"
-        }
     }
 }
