@@ -59,3 +59,24 @@ public struct ModelFileName: Sendable, Equatable {
         return !rest.isEmpty && rest.allSatisfy(\.isNumber)
     }
 }
+
+extension ModelFileName {
+    /// The complete models among a repository's files, each named by its path in the repository: a
+    /// file alone, or every part of a split model (same folder, stem and part count) in part order.
+    /// A split model missing a part is left out.
+    static func completeModels<File>(_ files: [File], path: (File) -> String) -> [(name: ModelFileName, files: [File])] {
+        var groups: [String: [(name: ModelFileName, file: File)]] = [:]
+        for file in files {
+            let p = path(file)
+            guard let name = ModelFileName(p) else { continue }
+            let dir = p.split(separator: "/").dropLast().joined(separator: "/")
+            groups["\(dir)/\(name.stem)#\(name.part?.count ?? 0)", default: []].append((name, file))
+        }
+        return groups.values.compactMap { members in
+            let sorted = members.sorted { ($0.name.part?.index ?? 1) < ($1.name.part?.index ?? 1) }
+            guard sorted.count == (sorted[0].name.part?.count ?? 1),
+                  sorted.enumerated().allSatisfy({ ($0.element.name.part?.index ?? 1) == $0.offset + 1 }) else { return nil }
+            return (sorted[0].name, sorted.map(\.file))
+        }
+    }
+}

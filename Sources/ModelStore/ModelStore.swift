@@ -14,18 +14,10 @@ public struct ModelStore: Sendable {
         for owner in Self.children(of: home.models) {
             for repo in Self.children(of: home.models.appendingPathComponent(owner)) {
                 let dir = home.models.appendingPathComponent(owner).appendingPathComponent(repo)
-                var groups: [String: [(name: ModelFileName, url: URL)]] = [:]
                 guard let walker = fm.enumerator(at: dir, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles]) else { continue }
-                for case let url as URL in walker {
-                    guard let name = ModelFileName(url.lastPathComponent), Self.isFile(url) else { continue }
-                    let relativeDir = url.deletingLastPathComponent().path.dropFirst(dir.path.count)
-                    groups["\(relativeDir)/\(name.stem)#\(name.part?.count ?? 0)", default: []].append((name, url))
-                }
-                let complete = groups.values.compactMap { members -> (quant: String?, stem: String, files: [URL])? in
-                    let sorted = members.sorted { ($0.name.part?.index ?? 1) < ($1.name.part?.index ?? 1) }
-                    let count = sorted[0].name.part?.count ?? 1
-                    guard sorted.count == count, sorted.enumerated().allSatisfy({ ($0.element.name.part?.index ?? 1) == $0.offset + 1 }) else { return nil }
-                    return (sorted[0].name.quantization, sorted[0].name.stem.lowercased(), sorted.map(\.url))
+                let files = walker.compactMap { $0 as? URL }.filter(Self.isFile)
+                let complete = ModelFileName.completeModels(files) { String($0.path.dropFirst(dir.path.count + 1)) }.map { model in
+                    (quant: model.name.quantization, stem: model.name.stem.lowercased(), files: model.files)
                 }
                 for model in complete {
                     var key = "\(owner)/\(repo)"

@@ -12,16 +12,8 @@ public struct RepoModel: Sendable, Equatable {
     /// The complete models among a repository's files (files of a split model grouped in part
     /// order), smallest first, then by label.
     public static func models(in files: [HubFile]) -> [RepoModel] {
-        var groups: [String: [(ModelFileName, HubFile)]] = [:]
-        for file in files {
-            guard let name = ModelFileName(file.path) else { continue }
-            let dir = file.path.split(separator: "/").dropLast().joined(separator: "/")
-            groups["\(dir)/\(name.stem)#\(name.part?.count ?? 0)", default: []].append((name, file))
-        }
-        return groups.values.compactMap { members -> RepoModel? in
-            let sorted = members.sorted { ($0.0.part?.index ?? 1) < ($1.0.part?.index ?? 1) }
-            guard sorted.count == (sorted[0].0.part?.count ?? 1) else { return nil }
-            return RepoModel(quantization: sorted[0].0.quantization, stem: sorted[0].0.stem.lowercased(), files: sorted.map(\.1))
+        ModelFileName.completeModels(files, path: \.path).map { model in
+            RepoModel(quantization: model.name.quantization, stem: model.name.stem.lowercased(), files: model.files)
         }.sorted { ($0.sizeBytes, $0.label) < ($1.sizeBytes, $1.label) }
     }
 

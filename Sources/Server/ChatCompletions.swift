@@ -31,8 +31,8 @@ struct CompletionHandler: Sendable {
         var includeUsage: Bool
     }
 
-    func handle(body: String, chat: Bool) async throws -> Response {
-        let request = try ChatRequest(json: body, chat: chat)
+    func handle(body: Value.Object, chat: Bool) async throws -> Response {
+        let request = try ChatRequest(body: body, chat: chat)
         let prompt = try model.prompt(for: request)
         model.logger.info("\(model.id): prompt of \(prompt.tokens.count) tokens:\n\(prompt.text)")
         let room = model.contextLength - prompt.tokens.count

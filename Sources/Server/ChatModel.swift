@@ -29,20 +29,13 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     public let weightsBytes: Int
     public let kvCacheBytes: Int
 
-    /// The largest context a model may be loaded with (positions are 32-bit in places).
-    public static let maxContextLength = 1 << 24
-
-    /// Loads `path` for `contextLength` tokens (default: the trained length, at most 8192), exactly
-    /// that many: a length beyond the trained one is used as asked.
-    public init(path: String, id: String? = nil, contextLength: Int?, queue: InferenceQueue) throws {
-        let file = try GGUFFile(path: path)
+    /// Loads the opened `file` (at `path`) for exactly `contextLength` tokens (checked by
+    /// `LoadPlanner`): a length beyond the trained one is used as asked.
+    public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, queue: InferenceQueue) throws {
         tokenizer = try Tokenizer(gguf: file)
         let transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, pool: queue.pool)
         trainedContextLength = transformer.config.trainedContext
-        self.contextLength = contextLength ?? min(trainedContextLength, 8192)
-        guard (16...Self.maxContextLength).contains(self.contextLength) else {
-            throw APIError.invalid("A context length must be between 16 and \(Self.maxContextLength) tokens, not \(self.contextLength).", param: "context_length")
-        }
+        self.contextLength = contextLength
         session = Session(transformer: transformer, contextLength: self.contextLength)
         weightsBytes = file.fileSize
         kvCacheBytes = session.cache.byteCount

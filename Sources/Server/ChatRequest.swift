@@ -34,7 +34,10 @@ struct ChatRequest {
     }
 
     init(json text: String, chat: Bool) throws {
-        let body = try FieldReader.object(json: text)
+        try self.init(body: FieldReader.object(json: text), chat: chat)
+    }
+
+    init(body: Value.Object, chat: Bool) throws {
         let f = FieldReader(body)
 
         model = try f.string("model")

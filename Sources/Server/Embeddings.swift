@@ -27,7 +27,10 @@ struct EmbeddingsHandler: Sendable {
         var base64 = false
 
         init(json text: String) throws {
-            let body = try FieldReader.object(json: text)
+            try self.init(body: FieldReader.object(json: text))
+        }
+
+        init(body: Value.Object) throws {
             let f = FieldReader(body)
             model = try f.string("model")
             switch try f.string("encoding_format") ?? "float" {
@@ -68,8 +71,8 @@ struct EmbeddingsHandler: Sendable {
         }
     }
 
-    func handle(body: String) async throws -> Response {
-        let request = try Request(json: body)
+    func handle(body: Value.Object) async throws -> Response {
+        let request = try Request(body: body)
         let sequences = try request.inputs.map { input -> [Int32] in
             let tokens: [Int32]
             switch input {

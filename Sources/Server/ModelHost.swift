@@ -39,19 +39,10 @@ public actor ModelHost {
         }
     }
 
-    /// Where a load's file is and what it would take.
-    public struct Plan: Sendable {
-        public let key: String?
-        public let path: String
-        public let contextLength: Int
-        public let estimate: MemoryEstimate
-        public let availableBytes: Int64
-    }
-
     public let queue: InferenceQueue
-    public let store: ModelStore?
-    public let settings: Settings
-    private let availableMemory: @Sendable () -> Int64
+    public let planner: LoadPlanner
+    public nonisolated var store: ModelStore? { planner.store }
+    public nonisolated var settings: Settings { planner.settings }
     public private(set) var instances: [Instance] = []
     /// Loads under way, by the identifier they will have.
     private var loading: [String: Task<Instance, Error>] = [:]
@@ -60,38 +51,16 @@ public actor ModelHost {
     public init(queue: InferenceQueue, store: ModelStore?, settings: Settings = Settings(),
                 availableMemory: @escaping @Sendable () -> Int64 = { SystemMemory.current().availableBytes }) {
         self.queue = queue
-        self.store = store
-        self.settings = settings
-        self.availableMemory = availableMemory
+        planner = LoadPlanner(store: store, settings: settings, threads: queue.pool.count, availableMemory: availableMemory)
     }
 
     /// Identifiers of loads under way.
     public var loadingIdentifiers: [String] { Array(loading.keys).sorted() }
 
-    /// Resolves a load request and estimates its memory, without loading.
-    public func plan(_ request: LoadRequest) throws -> Plan {
-        let (key, path) = try locate(request.model)
-        let file: GGUFFile
-        do { file = try GGUFFile(path: path) } catch {
-            throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
-        }
-        let trained = file.contextLength ?? 2048
-        let context = request.contextLength ?? settings.defaultContextLength ?? min(trained, 8192)
-        guard (16...ChatModel.maxContextLength).contains(context) else {
-            throw APIError.invalid("A context length must be between 16 and \(ChatModel.maxContextLength) tokens, not \(context).", param: "context_length")
-        }
-        let estimate: MemoryEstimate
-        do { estimate = try MemoryEstimate(gguf: file, contextLength: context, threads: queue.pool.count) } catch {
-            throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
-        }
-        return Plan(key: key, path: path, contextLength: context, estimate: estimate, availableBytes: availableMemory())
-    }
-
     /// Loads a model; refuses, with the numbers, when the machine's free memory cannot hold it.
     @discardableResult
     public func load(_ request: LoadRequest) async throws -> Instance {
-        let plan = try plan(request)
-        guard plan.estimate.totalBytes <= plan.availableBytes else { throw Self.insufficientMemory(plan) }
+        let plan = try planner.plan(request.model, contextLength: request.contextLength)
         let base = request.identifier ?? plan.key ?? URL(fileURLWithPath: plan.path).deletingPathExtension().lastPathComponent
         let identifier: String
         if request.identifier != nil {
@@ -104,22 +73,24 @@ public actor ModelHost {
             while isTaken(n == 1 ? base : "\(base):\(n)") { n += 1 }
             identifier = n == 1 ? base : "\(base):\(n)"
         }
-        return try await start(identifier: identifier, key: plan.key, path: plan.path, contextLength: plan.contextLength, ttl: request.ttl)
+        return try await start(identifier: identifier, plan: plan, ttl: request.ttl)
     }
 
     private func isTaken(_ identifier: String) -> Bool {
         instances.contains { $0.identifier == identifier } || loading[identifier] != nil
     }
 
-    /// Runs the load off the actor (it reads the whole file's metadata and builds the tokenizer),
-    /// registered so that concurrent requests for the same identifier wait for this one.
-    private func start(identifier: String, key: String?, path: String, contextLength: Int, ttl: Int?) async throws -> Instance {
+    /// Runs the load off the actor (it builds the tokenizer and checks every tensor), registered so
+    /// that concurrent requests for the same identifier wait for this one. A plan that does not fit
+    /// in memory is refused here, for explicit and just-in-time loads alike.
+    private func start(identifier: String, plan: LoadPlanner.Plan, ttl: Int?) async throws -> Instance {
+        guard plan.fits else { throw LoadPlanner.insufficientMemory(plan) }
         let queue = self.queue
         let task = Task.detached { () throws -> Instance in
             let started = ContinuousClock.now
-            let model = try ChatModel(path: path, id: identifier, contextLength: contextLength, queue: queue)
+            let model = try ChatModel(file: plan.file, path: plan.path, id: identifier, contextLength: plan.contextLength, queue: queue)
             let elapsed = ContinuousClock.now - started
-            return Instance(identifier: identifier, key: key, model: model, ttl: ttl,
+            return Instance(identifier: identifier, key: plan.key, model: model, ttl: ttl,
                             loadSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
         loading[identifier] = task
@@ -127,12 +98,12 @@ public actor ModelHost {
         do {
             let instance = try await task.value
             instances.append(instance)
-            logger.info("loaded \(identifier) (\(path), context \(contextLength)) in \(String(format: "%.2f", instance.loadSeconds)) s")
+            logger.info("loaded \(identifier) (\(plan.path), context \(plan.contextLength)) in \(String(format: "%.2f", instance.loadSeconds)) s")
             return instance
         } catch let error as APIError {
             throw error
         } catch {
-            throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
+            throw APIError.invalid("\(plan.path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
         }
     }
 
@@ -211,10 +182,8 @@ public actor ModelHost {
                 throw APIError.notFound("The model '\(stored.key)' is downloaded but not loaded, and loading on request is off: `wick load \(stored.key)`.",
                                         param: "model", code: "model_not_loaded")
             }
-            let plan = try plan(LoadRequest(model: stored.key))
-            guard plan.estimate.totalBytes <= plan.availableBytes else { throw Self.insufficientMemory(plan) }
-            return try await start(identifier: stored.key, key: stored.key, path: plan.path, contextLength: plan.contextLength,
-                                   ttl: settings.jitTTLSeconds).model
+            let plan = try planner.plan(key: stored.key, path: stored.path.path, contextLength: nil)
+            return try await start(identifier: stored.key, plan: plan, ttl: settings.jitTTLSeconds).model
         }
         throw APIError.notFound("The model '\(name)' does not exist. Available: \(available().joined(separator: ", ")).", param: "model", code: "model_not_found")
     }
@@ -249,29 +218,5 @@ public actor ModelHost {
         guard let ttl = i.ttl else { return nil }
         let idle = i.model.activeRequests > 0 ? .zero : now - i.model.lastUsed
         return max(0, ttl - Int(idle.components.seconds))
-    }
-
-    /// A file path (`/…`, `./…`, `~/…`, or an existing `.gguf` file), else a store name.
-    private func locate(_ model: String) throws -> (key: String?, path: String) {
-        let expanded = NSString(string: model).expandingTildeInPath
-        if model.hasPrefix("/") || model.hasPrefix(".") || model.hasPrefix("~") || (model.hasSuffix(".gguf") && FileManager.default.fileExists(atPath: expanded)) {
-            guard FileManager.default.fileExists(atPath: expanded) else {
-                throw APIError.notFound("No file at \(model).", param: "model", code: "model_not_found")
-            }
-            return (nil, URL(fileURLWithPath: expanded).standardizedFileURL.path)
-        }
-        guard let store else { throw APIError.notFound("No model store is configured; give a GGUF file path.", param: "model", code: "model_not_found") }
-        do {
-            let stored = try store.resolve(model)
-            return (stored.key, stored.path.path)
-        } catch let error as StoreError {
-            throw APIError.notFound("\(error)".prefix(1).uppercased() + "\(error)".dropFirst() + ".", param: "model", code: "model_not_found")
-        }
-    }
-
-    static func insufficientMemory(_ plan: Plan) -> APIError {
-        let e = plan.estimate
-        return APIError(status: 507, message: "Not enough memory to load \(plan.key ?? plan.path) with a context of \(plan.contextLength) tokens: it needs \(ModelFacts.humanBytes(Int(e.totalBytes))) (weights \(ModelFacts.humanBytes(Int(e.weightsBytes))), KV cache \(ModelFacts.humanBytes(Int(e.kvCacheBytes))), scratch \(ModelFacts.humanBytes(Int(e.scratchBytes)))) and \(ModelFacts.humanBytes(Int(plan.availableBytes))) is available. Choose a smaller context length.",
-                        type: "invalid_request_error", param: "context_length", code: "insufficient_memory")
     }
 }

@@ -44,7 +44,7 @@ struct NativeAPI: Sendable {
             let load = ModelHost.LoadRequest(model: model, contextLength: try f.integer("context_length", in: 1...Int(Int32.max)),
                                              ttl: try f.integer("ttl", in: 1...Int(Int32.max)), identifier: try f.string("identifier"))
             if try f.bool("estimate_only") == true {
-                let plan = try await host.plan(load)
+                let plan = try host.planner.plan(model, contextLength: load.contextLength)
                 return WickServer.json(Self.describe(plan))
             }
             let instance = try await host.load(load)
@@ -91,13 +91,13 @@ struct NativeAPI: Sendable {
         ])
     }
 
-    static func describe(_ plan: ModelHost.Plan) -> Value {
+    static func describe(_ plan: LoadPlanner.Plan) -> Value {
         let e = plan.estimate
         return Responses.object([
             ("model", .string(plan.key ?? plan.path)), ("context_length", .int(plan.contextLength)),
             ("estimate", Responses.object([("weights_bytes", .int(Int(e.weightsBytes))), ("kv_cache_bytes", .int(Int(e.kvCacheBytes))),
                                            ("scratch_bytes", .int(Int(e.scratchBytes))), ("total_bytes", .int(Int(e.totalBytes)))])),
-            ("available_bytes", .int(Int(plan.availableBytes))), ("fits", .bool(e.totalBytes <= plan.availableBytes)),
+            ("available_bytes", .int(Int(plan.availableBytes))), ("fits", .bool(plan.fits)),
         ])
     }
 

@@ -49,8 +49,9 @@ public struct WickServer: Sendable {
         NativeAPI(host: host, downloads: downloads, limit: limit).register(on: router)
         for path in ["v1/chat/completions", "v1/completions", "v1/embeddings"] {
             router.post(RouterPath(path)) { request, _ -> Response in
-                let body = try await Self.body(of: request, limit: limit)
-                let model = try await host.model(named: FieldReader(FieldReader.object(json: body)).string("model"))
+                // Parsed once: the model it names is found first, then its handler reads the rest.
+                let body = try FieldReader.object(json: try await Self.body(of: request, limit: limit))
+                let model = try await host.model(named: FieldReader(body).string("model"))
                 switch path {
                 case "v1/embeddings": return try await EmbeddingsHandler(model: model).handle(body: body)
                 default: return try await CompletionHandler(model: model).handle(body: body, chat: path == "v1/chat/completions")
@@ -88,7 +89,7 @@ public struct WickServer: Sendable {
         let loadedKeys = Set(instances.compactMap(\.key))
         for stored in store.models() where !loadedKeys.contains(stored.key) {
             let trained = stored.facts()?.contextLength ?? 2048
-            list.append((stored.key, describe(id: stored.key, contextLength: host.settings.defaultContextLength ?? min(trained, 8192), trained: trained, loaded: false)))
+            list.append((stored.key, describe(id: stored.key, contextLength: host.planner.defaultContextLength(trained: trained), trained: trained, loaded: false)))
         }
         return list
     }

@@ -27,18 +27,17 @@ struct Load: AsyncParsableCommand {
         if let gpu, gpu != "off" { Terminal.err("note: this build of Wick runs on the CPU; --gpu \(gpu) changes nothing") }
         let home = WickHome.fromEnvironment()
         if service.isRemote { return try await loadRemotely() }
-        let request = ModelHost.LoadRequest(model: model, contextLength: contextLength, ttl: ttl, identifier: identifier)
-        let planner = ModelHost(queue: InferenceQueue(threads: ProcessInfo.processInfo.activeProcessorCount, maxQueued: 1),
-                                store: ModelStore(home: home), settings: try Settings.load(from: home))
-        let plan: ModelHost.Plan
-        do { plan = try await planner.plan(request) } catch let error as APIError { throw CLIError(error.message) }
+        let planner = LoadPlanner(store: ModelStore(home: home), settings: try Settings.load(from: home),
+                                  threads: ProcessInfo.processInfo.activeProcessorCount)
+        let plan: LoadPlanner.Plan
+        do { plan = try planner.plan(model, contextLength: contextLength) } catch let error as APIError { throw CLIError(error.message) }
         let e = plan.estimate
         let summary = "\(plan.key ?? plan.path) with a context of \(plan.contextLength) tokens needs about \(Terminal.bytes(e.totalBytes)) (weights \(Terminal.bytes(e.weightsBytes)), KV cache \(Terminal.bytes(e.kvCacheBytes)), scratch \(Terminal.bytes(e.scratchBytes))); \(Terminal.bytes(plan.availableBytes)) is available"
         if estimateOnly {
-            print(summary + (e.totalBytes <= plan.availableBytes ? "." : ": it does not fit."))
+            print(summary + (plan.fits ? "." : ": it does not fit."))
             return
         }
-        guard e.totalBytes <= plan.availableBytes else { throw CLIError(summary + ": not enough memory. Choose a smaller --context-length.") }
+        guard plan.fits else { throw CLIError(summary + ": not enough memory. Choose a smaller --context-length.") }
         try await send(["model": plan.key ?? plan.path, "context_length": plan.contextLength], name: plan.key ?? plan.path)
     }
 

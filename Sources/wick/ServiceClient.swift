@@ -47,6 +47,14 @@ struct ServiceClient {
     }
 
     private func send(_ method: String, _ path: String, body: Data?) async throws -> [String: Any] {
+        let response = try await execute(method, path, body: body, timeout: .minutes(30))
+        let data = Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    }
+
+    /// Sends a request (with the key, and a JSON body) and returns a successful response; a service
+    /// that does not answer, or answers with an error, is a `Failure` saying so.
+    private func execute(_ method: String, _ path: String, body: Data?, timeout: TimeAmount) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: base + path)
         request.method = .init(rawValue: method)
         if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
@@ -56,31 +64,7 @@ struct ServiceClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await Self.http.execute(request, timeout: .minutes(30))
-        } catch {
-            throw Failure(description: "no Wick service answers at \(base) (\(error)); start it with `wick server start`", answered: false)
-        }
-        let data = Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
-        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        guard response.status.code < 300 else {
-            let message = (json["error"] as? [String: Any])?["message"] as? String ?? "HTTP \(response.status.code)"
-            throw Failure(description: message)
-        }
-        return json
-    }
-}
-
-extension ServiceClient {
-    /// POSTs a streaming request and hands each server-sent event's data to `onData` until `[DONE]`.
-    func stream(_ path: String, _ body: [String: Any], onData: ([String: Any]) -> Void) async throws {
-        var request = HTTPClientRequest(url: base + path)
-        request.method = .POST
-        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-        let response: HTTPClientResponse
-        do {
-            response = try await Self.http.execute(request, timeout: .hours(24))
+            response = try await Self.http.execute(request, timeout: timeout)
         } catch {
             throw Failure(description: "no Wick service answers at \(base) (\(error)); start it with `wick server start`", answered: false)
         }
@@ -89,6 +73,12 @@ extension ServiceClient {
             let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
             throw Failure(description: (json["error"] as? [String: Any])?["message"] as? String ?? "HTTP \(response.status.code)")
         }
+        return response
+    }
+
+    /// POSTs a streaming request and hands each server-sent event's data to `onData` until `[DONE]`.
+    func stream(_ path: String, _ body: [String: Any], onData: ([String: Any]) -> Void) async throws {
+        let response = try await execute("POST", path, body: try JSONSerialization.data(withJSONObject: body), timeout: .hours(24))
         var pending = Data()
         for try await chunk in response.body {
             pending.append(contentsOf: chunk.readableBytesView)

@@ -50,7 +50,7 @@ struct CompletionHandlerTests {
     @Test func aToolCallBecomesToolCallsInJSON() async throws {
         let model = try Self.model.get()
         let scheduler = ScriptedScheduler([.keepAlive, .text(call, []), finished(12, .stop)])
-        let response = try await CompletionHandler(model: model, scheduler: scheduler).handle(body: weather + "}", chat: true)
+        let response = try await CompletionHandler(model: model, scheduler: scheduler).handle(body: try FieldReader.object(json: weather + "}"), chat: true)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(try await body(response).utf8)) as? [String: Any])
         let choice = try #require((json["choices"] as? [[String: Any]])?.first)
         #expect(choice["finish_reason"] as? String == "tool_calls")
@@ -68,7 +68,7 @@ struct CompletionHandlerTests {
         let model = try Self.model.get()
         let scheduler = ScriptedScheduler([.keepAlive, .text("Hel", []), .text("lo", []), finished(2, .length)])
         let response = try await CompletionHandler(model: model, scheduler: scheduler)
-            .handle(body: #"{"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#, chat: true)
+            .handle(body: try FieldReader.object(json: #"{"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#), chat: true)
         #expect(response.headers[.contentType] == "text/event-stream")
         let text = try await body(response)
         let events = text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }
@@ -84,14 +84,14 @@ struct CompletionHandlerTests {
         let model = try Self.model.get()
         let scheduler = ScriptedScheduler([.text("partial", []), .failed(APIError.internalError("the model failed"))])
         let text = try await body(try await CompletionHandler(model: model, scheduler: scheduler)
-            .handle(body: #"{"messages":[{"role":"user","content":"hi"}],"stream":true}"#, chat: true))
+            .handle(body: try FieldReader.object(json: #"{"messages":[{"role":"user","content":"hi"}],"stream":true}"#), chat: true))
         #expect(text.contains(#""message":"the model failed""#) && text.contains("The generation ended unexpectedly"))
     }
 
     @Test func theRealTinyModelAnswersThroughTheQueue() async throws {
         let model = try Self.model.get()
         let response = try await CompletionHandler(model: model)
-            .handle(body: #"{"messages":[{"role":"user","content":"hi"}],"max_tokens":3,"temperature":0,"logit_bias":{"0":-100,"1":-100,"2":-100,"3":-100,"4":-100}}"#, chat: true)
+            .handle(body: try FieldReader.object(json: #"{"messages":[{"role":"user","content":"hi"}],"max_tokens":3,"temperature":0,"logit_bias":{"0":-100,"1":-100,"2":-100,"3":-100,"4":-100}}"#), chat: true)
         let text = try await body(response)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect((json["usage"] as? [String: Any])?["completion_tokens"] as? Int == 3, "\(text)")
@@ -102,7 +102,7 @@ struct CompletionHandlerTests {
 
     @Test func embeddingsComeFromTheScheduler() async throws {
         let model = try Self.model.get()
-        let response = try await EmbeddingsHandler(model: model, scheduler: ScriptedScheduler([])).handle(body: #"{"input":["ab","abcd"]}"#)
+        let response = try await EmbeddingsHandler(model: model, scheduler: ScriptedScheduler([])).handle(body: try FieldReader.object(json: #"{"input":["ab","abcd"]}"#))
         let json = try #require(try JSONSerialization.jsonObject(with: Data(try await body(response).utf8)) as? [String: Any])
         let vectors = (json["data"] as? [[String: Any]])?.compactMap { $0["embedding"] as? [Double] }
         #expect(vectors?.count == 2 && vectors?[0][0] ?? 0 < vectors?[1][0] ?? 0)

@@ -53,6 +53,7 @@ enum TinyChatModel {
     }
 
     static func load(queue: InferenceQueue = InferenceQueue(threads: 1, maxQueued: 4)) throws -> ChatModel {
-        try ChatModel(path: file(), id: "tiny", contextLength: 256, queue: queue)
+        let path = try file()
+        return try ChatModel(file: GGUFFile(path: path), path: path, id: "tiny", contextLength: 256, queue: queue)
     }
 }
