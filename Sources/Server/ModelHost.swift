@@ -130,12 +130,16 @@ public actor ModelHost {
     /// is freed at once), then hands the heap the tokenizer and caches used back to the system.
     @discardableResult
     private func remove(where match: (Instance) -> Bool) -> [String] {
-        let removed = instances.filter(match)
-        instances.removeAll(where: match)
-        // A model still generating is freed when its generation ends: trimmed then, by `sweep`.
-        releasing += removed.filter { $0.model.activeRequests > 0 }.map { Released(model: $0.model) }
-        if !removed.isEmpty { Self.trimHeap?(0) }
-        return removed.map(\.identifier)
+        var ids: [String] = []
+        do {  // the removed instances must be released before the heap is trimmed
+            let removed = instances.filter(match)
+            instances.removeAll(where: match)
+            // A model still generating is freed when its generation ends: trimmed then, by `sweep`.
+            releasing += removed.filter { $0.model.activeRequests > 0 }.map { Released(model: $0.model) }
+            ids = removed.map(\.identifier)
+        }
+        if !ids.isEmpty { Self.trimHeap?(0) }
+        return ids
     }
 
     /// A model unloaded while a generation held it.
@@ -203,11 +207,11 @@ public actor ModelHost {
             releasing.removeAll { $0.model == nil }
             Self.trimHeap?(0)
         }
-        let expired = instances.filter { i in
-            guard let ttl = i.ttl else { return false }
-            return i.model.activeRequests == 0 && now - i.model.lastUsed >= .seconds(ttl)
+        let expired = instances.compactMap { i -> (String, Int)? in
+            guard let ttl = i.ttl, i.model.activeRequests == 0, now - i.model.lastUsed >= .seconds(ttl) else { return nil }
+            return (i.identifier, ttl)
         }
-        for (identifier, ttl) in expired.map({ ($0.identifier, $0.ttl ?? 0) }) {
+        for (identifier, ttl) in expired {
             remove { $0.identifier == identifier }
             logger.info("unloaded \(identifier): idle for \(ttl) s")
         }
