@@ -32,8 +32,8 @@ public struct TokenLogprob: Sendable {
 }
 
 /// Runs the prompt, then samples tokens until an end-of-generation token, a stop string, the
-/// token limit or the end of the context. Text is handed out as it becomes final: never half a
-/// character, and never text that might still turn out to be the start of a stop string.
+/// token limit or the end of the context, on one `Session` (the server steps many sequences at once
+/// with the same `GenerationState`).
 public struct Generator {
     public let session: Session
     public let tokenizer: Tokenizer
@@ -48,79 +48,21 @@ public struct Generator {
                          replyStarts: [[Int32]] = [],
                          isCancelled: () -> Bool = { false },
                          onText: (String, [TokenLogprob]) -> Void = { _, _ in }) -> GenerationResult {
-        var result = GenerationResult()
-        result.promptTokens = prompt.count
-        var parameters = parameters
-        if ignoreEndOfGeneration {
-            // As llama.cpp does: end-of-generation tokens are banned rather than passed over.
-            for id in tokenizer.vocabulary.endOfGeneration { parameters.logitBias[id] = -.infinity }
-        }
-        var sampler = Sampler(parameters)
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-        var held = ""  // text not yet handed out, because it may begin a stop string
-
+        var state = GenerationState(tokenizer: tokenizer, prompt: prompt, parameters: parameters, maxTokens: maxTokens, stop: stop,
+                                    ignoreEndOfGeneration: ignoreEndOfGeneration, logprobs: logprobs, loopGuard: loopGuard,
+                                    replyStarts: replyStarts)
         let start = Date()
         var (logits, reused) = session.prefill(prompt)
-        result.reusedPromptTokens = reused
-        let afterPrompt = Date()
-        result.promptSeconds = afterPrompt.timeIntervalSince(start)
-
-        var history = prompt
-        var stoppedByString = false
-        var loopGuard = loopGuard
-        var sentLogprobs = 0
-        /// The log-probabilities not yet handed out with text.
-        func unsent() -> [TokenLogprob] {
-            defer { sentLogprobs = result.logprobs.count }
-            return Array(result.logprobs[sentLogprobs...])
-        }
-        generation: while result.tokens.count < maxTokens {
+        state.promptDone(reused: reused, seconds: Date().timeIntervalSince(start))
+        while true {
             if isCancelled() {
-                result.finishReason = .cancelled
+                state.finish(.cancelled, onText: onText)
                 break
             }
-            Self.restrict(&logits, toContinue: result.tokens, anyOf: replyStarts)
-            let token = sampler.sample(logits, history: history)
-            if !ignoreEndOfGeneration && tokenizer.vocabulary.endOfGeneration.contains(token) {
-                result.finishReason = .stop
-                break
-            }
-            result.tokens.append(token)
-            history.append(token)
-            if let count = logprobs { result.logprobs.append(Self.logprob(of: token, in: logits, top: count)) }
-            held += detokenizer.append(token)
-            if let cut = Self.firstStop(in: held, stops: stop) {
-                let final = String(held[..<cut])
-                result.text += final
-                onText(final, unsent())
-                held = ""
-                result.finishReason = .stop
-                stoppedByString = true
-                break generation
-            }
-            if loopGuard?.append(token) != nil {
-                result.finishReason = .repetition
-                break
-            }
-            let keep = Self.longestStopPrefixSuffix(held, stops: stop)
-            let ready = String(held.dropLast(keep))
-            if !ready.isEmpty {
-                result.text += ready
-                onText(ready, unsent())
-                held = String(held.suffix(keep))
-            }
-            guard result.tokens.count < maxTokens, session.tokens.count < session.contextLength else { break }
+            guard let token = state.next(logits, roomForMore: session.tokens.count < session.contextLength, onText: onText) else { break }
             logits = session.append(token)
         }
-        if !stoppedByString {
-            let rest = held + detokenizer.flush()
-            if !rest.isEmpty {
-                result.text += rest
-                onText(rest, unsent())
-            }
-        }
-        result.generationSeconds = Date().timeIntervalSince(afterPrompt)
-        return result
+        return state.result
     }
 
     /// `token`'s log-probability in `logits` and the `count` most likely tokens with theirs.

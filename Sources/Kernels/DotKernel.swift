@@ -7,11 +7,12 @@ import KernelsAVX512
 public struct DotKernel: Sendable {
     public let name: String
     /// For rows r of a matrix: out[t · stride + r] = row r · x_t, for `tokens` activation vectors of
-    /// `count` values stored one after another.
+    /// `count` values stored one after another; SIMD paths take the first `tiled` (a multiple of 8)
+    /// eight at a time.
     let multiply: @Sendable (GGMLType, _ data: UnsafeRawPointer, _ rowBytes: Int, Range<Int>, QuantizedActivations,
-                             _ count: Int, _ tokens: Int, UnsafeMutablePointer<Float>, _ stride: Int) -> Void
+                             _ count: Int, _ tokens: Int, _ tiled: Int, UnsafeMutablePointer<Float>, _ stride: Int) -> Void
 
-    public static let portable = DotKernel(name: "portable") { type, data, rowBytes, rows, x, count, tokens, out, stride in
+    public static let portable = DotKernel(name: "portable") { type, data, rowBytes, rows, x, count, tokens, _, out, stride in
         for r in rows {
             for t in 0..<tokens { out[t * stride + r] = ScalarDot.dot(type, row: data + r * rowBytes, x, offset: t * count, count: count) }
         }
@@ -24,13 +25,13 @@ public struct DotKernel: Sendable {
     private static func simd(_ name: String, _ run: @escaping @Sendable (
         _ typeID: UInt32, _ data: UnsafeRawPointer, _ rowBytes: Int, _ rows: Range<Int>, _ scales: UnsafePointer<Float>,
         _ values: UnsafePointer<Int8>, _ blockSums: UnsafePointer<Float>, _ scalesByBlock: UnsafePointer<Float>,
-        _ sumsByBlock: UnsafePointer<Float>, _ count: Int, _ tokens: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) -> Void
+        _ sumsByBlock: UnsafePointer<Float>, _ count: Int, _ tokens: Int, _ tiled: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int) -> Void
     ) -> DotKernel {
-        DotKernel(name: name) { type, data, rowBytes, rows, x, count, tokens, out, stride in
+        DotKernel(name: name) { type, data, rowBytes, rows, x, count, tokens, tiled, out, stride in
             guard AVX2Dot.supportedTypeIDs.contains(type.rawValue) else {
-                return portable.multiply(type, data, rowBytes, rows, x, count, tokens, out, stride)
+                return portable.multiply(type, data, rowBytes, rows, x, count, tokens, tiled, out, stride)
             }
-            run(type.rawValue, data, rowBytes, rows, x.scales, x.values, x.blockSums, x.scalesByBlock, x.sumsByBlock, count, tokens, out, stride)
+            run(type.rawValue, data, rowBytes, rows, x.scales, x.values, x.blockSums, x.scalesByBlock, x.sumsByBlock, count, tokens, tiled, out, stride)
         }
     }
 
@@ -48,13 +49,13 @@ public struct DotKernel: Sendable {
     /// One row against one activation vector (the first `count` values of `x`).
     public func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: QuantizedActivations, count: Int) -> Float {
         var out: Float = 0
-        multiply(type, row, 0, 0..<1, x, count, 1, &out, 1)
+        multiply(type, row, 0, 0..<1, x, count, 1, 0, &out, 1)
         return out
     }
 
     /// One row against `tokens` activation vectors (regrouped with `QuantizedActivations.regroup`).
     public func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ x: QuantizedActivations, count: Int, tokens: Int,
                     into out: UnsafeMutablePointer<Float>, stride: Int) {
-        multiply(type, row, 0, 0..<1, x, count, tokens, out, stride)
+        multiply(type, row, 0, 0..<1, x, count, tokens, tokens / 8 * 8, out, stride)
     }
 }

@@ -29,9 +29,12 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// out[t * rows + r] = row r · x_t for `tokens` activation vectors of `columns` values. Quantized
-    /// types use `quantized` (x quantized to int8 blocks); float types use `x` directly.
-    public func multiply(_ x: UnsafePointer<Float>, quantized: QuantizedActivations, tokens: Int,
+    /// types use `quantized` (x quantized to int8 blocks); float types use `x` directly. The first
+    /// `tiled` tokens (a multiple of 8; default all whole groups of 8) go eight at a time.
+    public func multiply(_ x: UnsafePointer<Float>, quantized: QuantizedActivations, tokens: Int, tiled: Int? = nil,
                          into out: UnsafeMutablePointer<Float>, pool: ThreadPool, kernel: DotKernel = .current) {
+        let tiled = tiled ?? tokens / 8 * 8
+        precondition(tiled % 8 == 0 && tiled <= tokens)
         pool.parallelFor(rows, granule: 4) { range in
             if isFloat {
                 for r in range {
@@ -40,7 +43,7 @@ public struct WeightMatrix: @unchecked Sendable {
                     }
                 }
             } else {
-                kernel.multiply(type, data, rowBytes, range, quantized, columns, tokens, out, rows)
+                kernel.multiply(type, data, rowBytes, range, quantized, columns, tokens, tiled, out, rows)
             }
         }
     }

@@ -229,15 +229,16 @@ public enum AVX2Dot {
     public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14]
 
     /// For each row r in `rows` (each `rowBytes` long, starting at `data`):
-    /// out[t · outStride + r] = row r · x_t, for `tokens` activation vectors that are `count` values apart.
+    /// out[t · outStride + r] = row r · x_t, for `tokens` activation vectors that are `count` values apart;
+    /// the first `tiled` tokens (a multiple of 8) eight at a time, the rest as single tokens round.
     /// The row loop lives here so the type is dispatched once per matrix, not once per row.
     public static func multiply(typeID: UInt32, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
                                 scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
                                 scalesByBlock: UnsafePointer<Float>, sumsByBlock: UnsafePointer<Float>,
-                                count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
+                                count: Int, tokens: Int, tiled: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
         multiply(MaddubsProduct.self, typeID: typeID, data: data, rowBytes: rowBytes, rows: rows, scales: scales, values: values,
                  blockSums: blockSums, scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count, tokens: tokens,
-                 out: out, outStride: outStride)
+                 tiled: tiled, out: out, outStride: outStride)
     }
 
     /// The same with another slice product (the VNNI target passes its own; inlined there, so compiled with its features).
@@ -245,10 +246,11 @@ public enum AVX2Dot {
     public static func multiply<P: SliceProduct>(_ product: P.Type, typeID: UInt32, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
                                 scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
                                 scalesByBlock: UnsafePointer<Float>, sumsByBlock: UnsafePointer<Float>,
-                                count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
+                                count: Int, tokens: Int, tiled: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
         @inline(__always) func each<D: SliceDecoder>(_ d: D.Type) {
             rowsLoop(P.self, d, data: data, rowBytes: rowBytes, rows: rows, scales: scales, values: values, blockSums: blockSums,
-                     scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count, tokens: tokens, out: out, outStride: outStride)
+                     scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count, tokens: tokens, tiled: tiled,
+                     out: out, outStride: outStride)
         }
         switch typeID {
         case 2: each(Q4_0.self)
@@ -263,16 +265,17 @@ public enum AVX2Dot {
         }
     }
 
-    /// Whole groups of eight tokens take the tiled kernel; the rest the four-token one. Rows go in blocks
+    /// The first `tiled` tokens take the tiled kernel in groups of eight; the rest the four-token one,
+    /// which rounds as a single token does (so a generating sequence's result does not depend on how
+    /// many others share its step). Rows go in blocks
     /// that stay in cache while every token group passes over them, and each group's activations stay in
     /// L1 while the rows of a block pass over it.
     @inlinable @inline(__always)
     public static func rowsLoop<P: SliceProduct, D: SliceDecoder>(_: P.Type, _ d: D.Type, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
                                                                  scales: UnsafePointer<Float>, values: UnsafePointer<Int8>,
                                                                  blockSums: UnsafePointer<Float>, scalesByBlock: UnsafePointer<Float>,
-                                                                 sumsByBlock: UnsafePointer<Float>, count: Int, tokens: Int,
+                                                                 sumsByBlock: UnsafePointer<Float>, count: Int, tokens: Int, tiled: Int,
                                                                  out: UnsafeMutablePointer<Float>, outStride: Int) {
-        let tiled = tokens >= 8 ? tokens / 8 * 8 : 0
         let rowBlock = 32
         for first in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
             let block = first..<min(first + rowBlock, rows.upperBound)

@@ -26,10 +26,10 @@ public enum VNNIDot {
     public static func multiply(typeID: UInt32, data: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>,
                                 scales: UnsafePointer<Float>, values: UnsafePointer<Int8>, blockSums: UnsafePointer<Float>,
                                 scalesByBlock: UnsafePointer<Float>, sumsByBlock: UnsafePointer<Float>,
-                                count: Int, tokens: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
+                                count: Int, tokens: Int, tiled: Int, out: UnsafeMutablePointer<Float>, outStride: Int) {
         // AVX2Dot's type dispatch and loops, inlined here and so specialised and compiled with this target's features.
         AVX2Dot.multiply(VNNIProduct.self, typeID: typeID, data: data, rowBytes: rowBytes, rows: rows, scales: scales, values: values,
                          blockSums: blockSums, scalesByBlock: scalesByBlock, sumsByBlock: sumsByBlock, count: count,
-                         tokens: tokens, out: out, outStride: outStride)
+                         tokens: tokens, tiled: tiled, out: out, outStride: outStride)
     }
 }

@@ -10,15 +10,26 @@ import Kernels
 extension Transformer {
     /// Tokens per tile and positions per block of the batched path.
     static let attentionTile = 4
-    static let attentionBlock = 64
+    static let attentionBlock = KVPagePool.pageSize
     /// Generation, and batches whose whole span of positions fits in one block (a short prompt on an
     /// empty cache), go row by row as llama.cpp's flash attention does below its 64-query tile, so
     /// they round as it does. Every other batch goes in tiles: they share each widened block among a
     /// tile's queries, which makes a short turn appended to a long conversation several times faster
     /// than walking the cache once per query row (where llama.cpp still goes row by row).
-    func attention(layer: Int, tokens n: Int, start: Int, window: Int?, cache: KVCache) {
-        if n == 1 || start + n <= Self.attentionBlock { rowAttention(layer: layer, tokens: n, start: start, window: window, cache: cache) }
-        else { batchedAttention(layer: layer, tokens: n, start: start, window: window, cache: cache) }
+    func attention(layer: Int, segments: [Segment], window: Int?) {
+        var rows = 0
+        for (index, segment) in segments.enumerated() {
+            if segment.count == 1 || segment.start + segment.count <= Self.attentionBlock {
+                for t in 0..<segment.count {
+                    scratch.rowSegments[rows] = Int32(index)
+                    scratch.rowIndices[rows] = Int32(t)
+                    rows += 1
+                }
+            } else {
+                batchedAttention(layer: layer, segment: segment, window: window)
+            }
+        }
+        if rows > 0 { rowAttention(layer: layer, segments: segments, rows: rows, window: window) }
     }
 
     /// Each (token, query head) goes over its visible positions with the online softmax of llama.cpp's
@@ -27,17 +38,20 @@ extension Transformer {
     /// queries first), scores summed in llama.cpp's order, each position's weight expf(score − running
     /// maximum), and the weighted values summed in a half-precision accumulator that is rescaled
     /// whenever a new maximum appears. Weights are found for all positions before the values are read.
-    private func rowAttention(layer: Int, tokens n: Int, start: Int, window: Int?, cache: KVCache) {
+    /// The rows are listed in `scratch.rowSegments`/`rowIndices`: one job per (row, query head) across
+    /// all sequences of the step.
+    private func rowAttention(layer: Int, segments: [Segment], rows: Int, window: Int?) {
         let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads, qDim = c.heads * d
         let preScale: Float = c.scalesQueries ? c.attentionScale : 1
         let scoreScale: Float = c.scalesQueries ? 1 : c.attentionScale
-        pool.parallelFor(n * c.heads) { range, thread in
-            let weights = cache.scores + thread * cache.scoreRows * cache.capacity
-            let rescales = weights + cache.capacity
-            let accumulator = cache.blocks + thread * cache.blockFloats
+        pool.parallelFor(rows * c.heads) { range, thread in
+            let weights = s.scores + thread * s.scoreRows * s.scoreStride
+            let rescales = weights + s.scoreStride
+            let accumulator = s.blocks + thread * s.blockFloats
             for job in range {
-                let t = job / c.heads, h = job % c.heads
-                let last = start + t, first = window.map { max(0, last - $0 + 1) } ?? 0
+                let segment = segments[Int(s.rowSegments[job / c.heads])], index = Int(s.rowIndices[job / c.heads])
+                let cache = segment.cache, t = segment.firstRow + index, h = job % c.heads
+                let last = segment.start + index, first = window.map { max(0, last - $0 + 1) } ?? 0
                 let q = s.q + t * qDim + h * d, kvOffset = (h / group) * d
                 for i in 0..<d { q[i] = Float(Float16(q[i] * preScale)) }
                 var maxScore = -Float.infinity
@@ -65,30 +79,32 @@ extension Transformer {
         }
     }
 
-    private func batchedAttention(layer: Int, tokens n: Int, start: Int, window: Int?, cache: KVCache) {
+    /// One segment's rows in tiles; blocks are the cache's pages (64 positions, contiguous per layer).
+    private func batchedAttention(layer: Int, segment: Segment, window: Int?) {
         let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads
+        let n = segment.count, start = segment.start, cache = segment.cache, base = segment.firstRow
         let qDim = c.heads * d, kvDim = c.kvHeads * d
         let tile = Self.attentionTile, block = Self.attentionBlock
         let tiles = (n + tile - 1) / tile
         pool.parallelFor(tiles * c.kvHeads) { range, thread in
-            let scoreRows = cache.scores + thread * cache.scoreRows * cache.capacity
-            let widened = cache.blocks + thread * cache.blockFloats
+            let scoreRows = s.scores + thread * s.scoreRows * s.scoreStride
+            let widened = s.blocks + thread * s.blockFloats
             for job in range {
                 let g = job % c.kvHeads, t0 = (job / c.kvHeads) * tile, t1 = min(n, t0 + tile)
                 let rows = (t1 - t0) * group
                 // Row r is token t0 + r / group, query head g · group + r % group; it sees [first, last].
                 @inline(__always) func last(_ r: Int) -> Int { start + t0 + r / group }
                 @inline(__always) func first(_ r: Int) -> Int { window.map { max(0, last(r) - $0 + 1) } ?? 0 }
-                @inline(__always) func query(_ r: Int) -> UnsafeMutablePointer<Float> { s.q + (t0 + r / group) * qDim + (g * group + r % group) * d }
-                @inline(__always) func output(_ r: Int) -> UnsafeMutablePointer<Float> { s.attention + (t0 + r / group) * qDim + (g * group + r % group) * d }
+                @inline(__always) func query(_ r: Int) -> UnsafeMutablePointer<Float> { s.q + (base + t0 + r / group) * qDim + (g * group + r % group) * d }
+                @inline(__always) func output(_ r: Int) -> UnsafeMutablePointer<Float> { s.attention + (base + t0 + r / group) * qDim + (g * group + r % group) * d }
                 let lo = first(0), hi = last(rows - 1)
-                /// Walks [lo, hi] in blocks of `source` rows widened to f32; `body(r, from, count, rows)` gets
+                /// Walks [lo, hi] in page-aligned blocks of `source` rows widened to f32; `body(r, from, count, rows)` gets
                 /// each query row's visible part of the block.
                 @inline(__always) func blocks(_ source: (Int) -> UnsafeMutablePointer<Float16>,
                                               _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
                     var b = lo
                     while b <= hi {
-                        let m = min(block, hi - b + 1)
+                        let m = min(block - b % block, hi - b + 1)
                         AttentionBlocks.widen(source(b) + g * d, stride: kvDim, rows: m, d: d, into: widened)
                         for r in 0..<rows {
                             let from = max(b, first(r)), to = min(b + m - 1, last(r))
@@ -99,11 +115,11 @@ extension Transformer {
                 }
 
                 blocks({ cache.key(layer: layer, position: $0) }) { r, from, count, keys in
-                    AttentionBlocks.dots(query(r), keys, count: count, d: d, scale: c.attentionScale, into: scoreRows + r * cache.capacity + from)
+                    AttentionBlocks.dots(query(r), keys, count: count, d: d, scale: c.attentionScale, into: scoreRows + r * s.scoreStride + from)
                 }
                 // Softmax of each row.
                 for r in 0..<rows {
-                    let row = scoreRows + r * cache.capacity, f = first(r), l = last(r)
+                    let row = scoreRows + r * s.scoreStride, f = first(r), l = last(r)
                     var maxScore = -Float.infinity
                     for p in f...l { maxScore = max(maxScore, row[p]) }
                     let sum = VectorOps.expShifted(row + f, count: l - f + 1, shift: maxScore)
@@ -112,7 +128,7 @@ extension Transformer {
                     for i in 0..<d { out[i] = 0 }
                 }
                 blocks({ cache.value(layer: layer, position: $0) }) { r, from, count, values in
-                    AttentionBlocks.weightedSum(scoreRows + r * cache.capacity + from, values, count: count, d: d, into: output(r))
+                    AttentionBlocks.weightedSum(scoreRows + r * s.scoreStride + from, values, count: count, d: d, into: output(r))
                 }
             }
         }

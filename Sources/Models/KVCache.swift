@@ -1,55 +1,148 @@
-/// Keys and values of every layer for the positions seen so far, in half precision (as llama.cpp's
-/// default f16 cache). A session keeps its cache between calls; truncating it to a prefix lets the
-/// next request reuse the shared beginning of a conversation.
+/// One sequence's keys and values: a table of pages in a `KVPagePool` and the tokens they hold.
+/// Pages filled to the end are registered in the pool's prefix index, so another sequence with the
+/// same beginning takes them instead of computing them (`reuse`, `share`); a page this sequence did
+/// not compute alone is copied before it is written (copy-on-write).
 public final class KVCache: @unchecked Sendable {
+    public let pool: KVPagePool
+    /// The most positions this sequence may hold.
     public let capacity: Int
-    let layers: Int
-    let kvDim: Int
-    let keys: UnsafeMutablePointer<Float16>
-    let values: UnsafeMutablePointer<Float16>
-    /// Per worker thread: `scoreRows` rows of `capacity` attention scores, and a block of keys or
-    /// values widened to f32 (`blockBytes`).
-    let scoreRows: Int
-    let scores: UnsafeMutablePointer<Float>
-    let blockFloats: Int
-    let blocks: UnsafeMutablePointer<Float>
-    /// Positions filled so far.
-    public private(set) var count = 0
+    public private(set) var tokens: [Int32] = []
+    /// Chain hash of each full page (registered or not: the next page's lookups start from it).
+    private var hashes: [UInt64] = []
+    private let pages: UnsafeMutablePointer<Int32>
+    private var pageCount = 0
+    private let keys: UnsafeMutablePointer<Float16>
+    private let values: UnsafeMutablePointer<Float16>
+    private let pageStride: Int
+    private let layerStride: Int
+    private let kvDim: Int
+    private static let shift = KVPagePool.pageSize.trailingZeroBitCount
+    private static let mask = KVPagePool.pageSize - 1
 
-    init(layers: Int, kvDim: Int, capacity: Int, threads: Int, scoreRows: Int, blockBytes: Int) {
+    public init(pool: KVPagePool, capacity: Int) {
+        precondition(capacity > 0 && capacity <= pool.pageCount * KVPagePool.pageSize)
+        self.pool = pool
         self.capacity = capacity
-        self.layers = layers
-        self.kvDim = kvDim
-        keys = .allocate(capacity: layers * capacity * kvDim)
-        values = .allocate(capacity: layers * capacity * kvDim)
-        self.scoreRows = scoreRows
-        scores = .allocate(capacity: threads * scoreRows * capacity)
-        blockFloats = blockBytes / 4
-        blocks = .allocate(capacity: threads * blockFloats)
+        pages = .allocate(capacity: (capacity + KVPagePool.pageSize - 1) / KVPagePool.pageSize)
+        keys = pool.keys
+        values = pool.values
+        pageStride = pool.pageStride
+        layerStride = pool.layerStride
+        kvDim = pool.kvDim
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
-        scores.deallocate()
-        blocks.deallocate()
+        truncate(to: 0)
+        pages.deallocate()
     }
 
+    /// Positions filled so far.
+    public var count: Int { tokens.count }
+
     @inline(__always) func key(layer: Int, position: Int) -> UnsafeMutablePointer<Float16> {
-        keys + (layer * capacity + position) * kvDim
+        keys + offset(layer: layer, position: position)
     }
 
     @inline(__always) func value(layer: Int, position: Int) -> UnsafeMutablePointer<Float16> {
-        values + (layer * capacity + position) * kvDim
+        values + offset(layer: layer, position: position)
     }
 
-    /// Forgets every position from `length` on.
+    @inline(__always) private func offset(layer: Int, position: Int) -> Int {
+        Int(pages[position >> Self.shift]) * pageStride + layer * layerStride + (position & Self.mask) * kvDim
+    }
+
+    /// Makes room to write the next `n` positions: pages for them, and the page where writing
+    /// begins made this sequence's own (copied when it is shared or registered). False when the
+    /// pool has no page left or the sequence would pass its capacity.
+    public func reserve(_ n: Int) -> Bool {
+        guard count + n <= capacity else { return false }
+        let filled = count & Self.mask
+        if filled != 0 {
+            let tail = pages[count >> Self.shift]
+            if !pool.isPrivate(tail) {
+                guard let own = pool.allocate() else { return false }
+                pool.copy(tail, to: own, rows: filled)
+                pool.release(tail)
+                pages[count >> Self.shift] = own
+            }
+        }
+        let needed = (count + n + Self.mask) >> Self.shift
+        while pageCount < needed {
+            guard let page = pool.allocate() else { return false }
+            pages[pageCount] = page
+            pageCount += 1
+        }
+        return true
+    }
+
+    /// Records `new` as written at the next positions (after `reserve` and the forward step) and
+    /// registers the pages they fill.
+    func append(_ new: ArraySlice<Int32>) {
+        tokens += new
+        while hashes.count < count >> Self.shift {
+            let f = hashes.count, parent = f == 0 ? PageHash.root : hashes[f - 1]
+            let size = KVPagePool.pageSize
+            hashes.append(pool.register(pages[f], parent: parent, tokens: tokens[(f * size)..<((f + 1) * size)]))
+        }
+    }
+
+    /// Forgets every position from `length` on (pages past it go back to the pool).
     public func truncate(to length: Int) {
-        count = min(count, max(0, length))
+        let length = min(count, max(0, length))
+        let keep = (length + Self.mask) >> Self.shift
+        while pageCount > keep {
+            pageCount -= 1
+            pool.release(pages[pageCount])
+        }
+        tokens.removeLast(count - length)
+        hashes.removeLast(hashes.count - (length >> Self.shift))
     }
 
-    func advance(by n: Int) { count += n }
+    /// Makes the cache hold the longest beginning of `prompt` (at most `limit` tokens) it can
+    /// without computing: what it already holds, then registered pages of the prefix index.
+    /// Returns how many tokens it holds.
+    @discardableResult
+    public func reuse(_ prompt: [Int32], limit: Int) -> Int {
+        var common = 0
+        let bound = min(limit, prompt.count, count)
+        while common < bound && prompt[common] == tokens[common] { common += 1 }
+        truncate(to: common)
+        let size = KVPagePool.pageSize
+        while count & Self.mask == 0 && count + size <= min(limit, prompt.count) {
+            let parent = hashes.last ?? PageHash.root
+            guard let (page, hash) = pool.lookup(parent: parent, tokens: prompt[count..<(count + size)]) else { break }
+            pages[pageCount] = page
+            pageCount += 1
+            tokens += prompt[count..<(count + size)]
+            hashes.append(hash)
+        }
+        return count
+    }
 
-    /// Bytes held by keys and values.
-    public var byteCount: Int { 2 * layers * capacity * kvDim * MemoryLayout<Float16>.size }
+    /// Makes an empty cache hold the first `length` positions of `other`: its full pages shared, the
+    /// rest copied into a page of this cache's own. Returns how many positions it holds (fewer when
+    /// no page is left for the copy).
+    @discardableResult
+    public func share(_ other: KVCache, length: Int) -> Int {
+        precondition(count == 0 && other.pool === pool && length <= other.count && length <= capacity)
+        let full = length >> Self.shift
+        for f in 0..<full {
+            pool.retain(other.pages[f])
+            pages[f] = other.pages[f]
+        }
+        pageCount = full
+        hashes = Array(other.hashes[..<full])
+        var held = full << Self.shift
+        if length > held, let own = pool.allocate() {
+            pool.copy(other.pages[full], to: own, rows: length - held)
+            pages[pageCount] = own
+            pageCount += 1
+            held = length
+        }
+        tokens = Array(other.tokens[..<held])
+        return held
+    }
+
+    /// Bytes this sequence's pages hold (shared pages counted in full).
+    public var byteCount: Int { pageCount * pool.byteCount / pool.pageCount }
 }

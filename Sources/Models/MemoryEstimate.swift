@@ -1,7 +1,7 @@
 import GGUF
 
 /// What loading a model for a context length takes, in bytes: the mapped weights, the f16 KV cache
-/// for every position, and the per-batch and per-thread scratch (attention scores over the context
+/// for every position of `parallel` sequences, and the per-batch and per-thread scratch (attention scores over the context
 /// for each thread, logits of a batch). Checked before a load so that a context the machine cannot
 /// hold is refused with these numbers rather than failing later.
 public struct MemoryEstimate: Sendable, Equatable {
@@ -11,12 +11,13 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     public var totalBytes: Int64 { weightsBytes + kvCacheBytes + scratchBytes }
 
-    public init(gguf: GGUFFile, contextLength: Int, threads: Int, batch: Int = 256) throws {
+    public init(gguf: GGUFFile, contextLength: Int, parallel: Int = 1, threads: Int, batch: Int = 256) throws {
         let vocabulary = gguf.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
         let c = try Architectures.config(for: gguf, vocabularySize: vocabulary)
         let context = Int64(contextLength)
         weightsBytes = Int64(gguf.tensors.reduce(0) { $0 + $1.byteCount })
-        kvCacheBytes = 2 * Int64(c.layers) * context * Int64(c.kvHeads * c.headDim) * 2
+        let pages = Int64((contextLength * parallel + KVPagePool.pageSize - 1) / KVPagePool.pageSize)
+        kvCacheBytes = 2 * Int64(c.layers) * pages * Int64(KVPagePool.pageSize) * Int64(c.kvHeads * c.headDim) * 2
         let scoreRows = Int64(Transformer.attentionTile * (c.heads / max(c.kvHeads, 1)))
         let scores = Int64(threads) * scoreRows * context * 4
         let perToken = 4 * c.embeddingLength + 3 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 2 * c.feedForwardLength + c.vocabularySize

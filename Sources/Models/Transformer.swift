@@ -29,12 +29,19 @@ public final class Transformer: @unchecked Sendable {
         weights = try ModelWeights(gguf: gguf, config: config)
         self.pool = pool ?? ThreadPool(threads: threads)
         self.batchCapacity = batchCapacity
-        scratch = Scratch(config: config, batch: batchCapacity)
+        scratch = Scratch(config: config, batch: batchCapacity, threads: self.pool.count,
+                          scoreRows: Self.attentionTile * (config.heads / config.kvHeads), blockFloats: Self.attentionBlock * config.headDim)
     }
 
+    /// A sequence of up to `contextLength` positions on a page pool of its own.
     public func makeCache(contextLength: Int) -> KVCache {
-        KVCache(layers: config.layers, kvDim: config.kvHeads * config.headDim, capacity: contextLength, threads: pool.count,
-                scoreRows: Self.attentionTile * (config.heads / config.kvHeads), blockBytes: Self.attentionBlock * config.headDim * 4)
+        KVCache(pool: makePagePool(positions: contextLength), capacity: contextLength)
+    }
+
+    /// A page pool for `positions` positions of this model's keys and values, shared by sequences.
+    public func makePagePool(positions: Int) -> KVPagePool {
+        KVPagePool(layers: config.layers, kvDim: config.kvHeads * config.headDim,
+                   pages: (positions + KVPagePool.pageSize - 1) / KVPagePool.pageSize)
     }
 
     public enum Logits { case last, all }
@@ -47,13 +54,39 @@ public final class Transformer: @unchecked Sendable {
         var start = 0
         while start < tokens.count {
             let n = min(batchCapacity, tokens.count - start)
-            let chunk = Array(tokens[start..<(start + n)])
             let isLast = start + n == tokens.count
-            let rows: Range<Int>? = logits == .all ? 0..<n : (isLast ? (n - 1)..<n : nil)
-            out += step(chunk, cache: cache, logitRows: rows)
+            let rows: Range<Int> = logits == .all ? 0..<n : (isLast ? (n - 1)..<n : 0..<0)
+            out += step(layout([SequenceChunk(cache: cache, tokens: tokens[start..<(start + n)])]), logitRows: rows)
             start += n
         }
         return out
+    }
+
+    /// Some tokens of one sequence in a batched step: they go at the positions after its cache's contents.
+    public struct SequenceChunk {
+        public var cache: KVCache
+        public var tokens: ArraySlice<Int32>
+        /// Whether the step returns the logits after the chunk's last token.
+        public var wantsLogits: Bool
+
+        public init(cache: KVCache, tokens: ArraySlice<Int32>, wantsLogits: Bool = true) {
+            self.cache = cache
+            self.tokens = tokens
+            self.wantsLogits = wantsLogits
+        }
+    }
+
+    /// One forward step over several sequences: every chunk's tokens are rows of the same matrix
+    /// products (a weight row is read once for all of them), and each row attends over its own
+    /// sequence. The rows must fit `batchCapacity`; caches are distinct. Returns the logits after
+    /// the last token of each chunk that wants them, in order.
+    public func forward(batch: [SequenceChunk]) -> [[Float]] {
+        precondition(batch.reduce(0) { $0 + $1.tokens.count } <= batchCapacity, "batch larger than the step")
+        let layout = layout(batch)
+        let rows = batch.indices.filter { batch[$0].wantsLogits }.map { layout.lastRows[$0] }
+        let flat = step(layout, logitRows: rows)
+        let v = config.vocabularySize
+        return rows.indices.map { Array(flat[($0 * v)..<(($0 + 1) * v)]) }
     }
 
     /// An embedding of `tokens`: the final normalised hidden states pooled over the sequence and
@@ -65,7 +98,7 @@ public final class Transformer: @unchecked Sendable {
         var start = 0
         while start < tokens.count {
             let n = min(batchCapacity, tokens.count - start)
-            runLayers(Array(tokens[start..<(start + n)]), cache: cache)
+            runLayers(layout([SequenceChunk(cache: cache, tokens: tokens[start..<(start + n)])]))
             let rows: Range<Int> = switch config.pooling {
             case .mean: 0..<n
             case .first: start == 0 ? 0..<1 : 0..<0
@@ -79,15 +112,63 @@ public final class Transformer: @unchecked Sendable {
         return pooled.map { Float(norm > 0 ? $0 / norm : 0) }
     }
 
-    private func step(_ tokens: [Int32], cache: KVCache, logitRows: Range<Int>?) -> [Float] {
-        runLayers(tokens, cache: cache)
-        guard let rows = logitRows else { return [] }
+    /// A chunk placed in the step: its rows and the position of its first token.
+    struct Segment {
+        let cache: KVCache
+        let tokens: ArraySlice<Int32>
+        let firstRow: Int
+        let start: Int
+        var count: Int { tokens.count }
+    }
+
+    /// Where a step's tokens go: segments of rows, the first `tiled` rows taken eight at a time by
+    /// the matrix kernels, and the row of each chunk's last token.
+    struct Layout {
+        var segments: [Segment] = []
+        var tiled = 0
+        var lastRows: [Int] = []
+    }
+
+    /// Lays out the step with pages reserved for every position: each chunk's whole groups of eight
+    /// tokens first (rows the matrix kernels take eight at a time), then every chunk's remaining
+    /// tokens (a generating sequence's single token among them), which round as a single token
+    /// does. A chunk's result then depends on its own tokens and cache only, never on what else
+    /// shares the step: a sequence generates the same tokens alone or beside others.
+    private func layout(_ batch: [SequenceChunk]) -> Layout {
+        var layout = Layout()
+        layout.tiled = batch.reduce(0) { $0 + $1.tokens.count / 8 * 8 }
+        var headRow = 0, tailRow = layout.tiled
+        var tails: [Segment] = []
+        for chunk in batch {
+            let cache = chunk.cache, n = chunk.tokens.count, head = n / 8 * 8
+            precondition(cache.reserve(n), "no KV cache page left for the step")
+            let split = chunk.tokens.startIndex + head
+            if head > 0 {
+                layout.segments.append(Segment(cache: cache, tokens: chunk.tokens[..<split], firstRow: headRow, start: cache.count))
+                headRow += head
+            }
+            if head < n {
+                tails.append(Segment(cache: cache, tokens: chunk.tokens[split...], firstRow: tailRow, start: cache.count + head))
+                tailRow += n - head
+            }
+            layout.lastRows.append((head < n ? tailRow : headRow) - 1)
+        }
+        layout.segments += tails
+        return layout
+    }
+
+    /// Runs a laid-out step and returns the logits of the given rows (row-major).
+    private func step(_ layout: Layout, logitRows rows: some Collection<Int>) -> [Float] {
+        runLayers(layout)
         let c = config, s = scratch, e = c.embeddingLength
         let m = rows.count
-        normRows(s.x + rows.lowerBound * e, weights.outputNorm, into: s.h, rows: m, width: e)
+        guard m > 0 else { return [] }
+        for (i, r) in rows.enumerated() where i != r { (s.x + i * e).update(from: s.x + r * e, count: e) }
+        normRows(s.x, weights.outputNorm, into: s.h, rows: m, width: e)
         var logits = [Float](repeating: 0, count: m * c.vocabularySize)
         logits.withUnsafeMutableBufferPointer { out in
-            project(weights.output, s.h, tokens: m, into: out.baseAddress!, bias: nil)
+            // Every row as a single token: a sequence's logits do not depend on its neighbours.
+            project(weights.output, s.h, tokens: m, tiled: 0, into: out.baseAddress!, bias: nil)
             if c.finalLogitSoftcap > 0 {
                 let cap = c.finalLogitSoftcap
                 for i in 0..<out.count { out[i] = cap * tanhf(out[i] / cap) }
@@ -96,60 +177,67 @@ public final class Transformer: @unchecked Sendable {
         return logits
     }
 
-    /// Runs the decoder blocks over `tokens`, leaving their hidden states in `scratch.x`.
-    private func runLayers(_ tokens: [Int32], cache: KVCache) {
-        let c = config, s = scratch, n = tokens.count
+    /// Runs the decoder blocks over the segments' tokens, leaving their hidden states in
+    /// `scratch.x` (one row per token, segments one after another), and appends them to the caches.
+    private func runLayers(_ layout: Layout) {
+        let c = config, s = scratch, segments = layout.segments, tiled = layout.tiled
+        let n = segments.reduce(0) { $0 + $1.count }
         let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
-        let start = cache.count
+        s.reserveScores(positions: segments.reduce(0) { max($0, $1.cache.capacity) }, threads: pool.count)
 
-        for (t, token) in tokens.enumerated() {
-            weights.embeddings.dequantizeRow(Int(token), into: s.x + t * e)
-            if c.embeddingScale != 1 { VectorOps.scale(s.x + t * e, by: c.embeddingScale, count: e) }
+        for segment in segments {
+            for (i, token) in segment.tokens.enumerated() {
+                let t = segment.firstRow + i
+                weights.embeddings.dequantizeRow(Int(token), into: s.x + t * e)
+                if c.embeddingScale != 1 { VectorOps.scale(s.x + t * e, by: c.embeddingScale, count: e) }
+            }
         }
 
         for (l, w) in weights.layers.enumerated() {
             normRows(s.x, w.attentionNorm, into: s.h, rows: n, width: e)
-            project(w.q, s.h, tokens: n, into: s.q, bias: w.qBias)
-            project(w.k, s.h, tokens: n, into: s.k, bias: w.kBias)
-            project(w.v, s.h, tokens: n, into: s.v, bias: w.vBias)
+            project(w.q, s.h, tokens: n, tiled: tiled, into: s.q, bias: w.qBias)
+            project(w.k, s.h, tokens: n, tiled: tiled, into: s.k, bias: w.kBias)
+            project(w.v, s.h, tokens: n, tiled: tiled, into: s.v, bias: w.vBias)
 
             let sliding = c.isSliding(layer: l)
             let base = sliding ? (c.ropeBaseSliding ?? c.ropeBase) : c.ropeBase
-            for t in 0..<n {
-                let position = start + t
-                for h in 0..<c.heads {
-                    let head = s.q + t * qDim + h * c.headDim
-                    if let qn = w.qNorm { qn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
-                    VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox)
-                }
-                let keyRow = cache.key(layer: l, position: position)
-                let valueRow = cache.value(layer: l, position: position)
-                for h in 0..<c.kvHeads {
-                    let head = s.k + t * kvDim + h * c.headDim
-                    if let kn = w.kNorm { kn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
-                    VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox)
-                }
-                for i in 0..<kvDim {
-                    keyRow[i] = Float16(s.k[t * kvDim + i])
-                    valueRow[i] = Float16(s.v[t * kvDim + i])
+            for segment in segments {
+                for i in 0..<segment.count {
+                    let t = segment.firstRow + i, position = segment.start + i
+                    for h in 0..<c.heads {
+                        let head = s.q + t * qDim + h * c.headDim
+                        if let qn = w.qNorm { qn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
+                        VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox)
+                    }
+                    let keyRow = segment.cache.key(layer: l, position: position)
+                    let valueRow = segment.cache.value(layer: l, position: position)
+                    for h in 0..<c.kvHeads {
+                        let head = s.k + t * kvDim + h * c.headDim
+                        if let kn = w.kNorm { kn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
+                        VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox)
+                    }
+                    for i in 0..<kvDim {
+                        keyRow[i] = Float16(s.k[t * kvDim + i])
+                        valueRow[i] = Float16(s.v[t * kvDim + i])
+                    }
                 }
             }
 
-            attention(layer: l, tokens: n, start: start, window: sliding ? c.slidingWindow : nil, cache: cache)
-            project(w.output, s.attention, tokens: n, into: s.o, bias: nil)
+            attention(layer: l, segments: segments, window: sliding ? c.slidingWindow : nil)
+            project(w.output, s.attention, tokens: n, tiled: tiled, into: s.o, bias: nil)
             if let post = w.postAttentionNorm { normRows(s.o, post, into: s.o, rows: n, width: e) }
             VectorOps.add(s.x, s.o, count: n * e)
 
             normRows(s.x, w.ffnNorm, into: s.h, rows: n, width: e)
-            project(w.gate, s.h, tokens: n, into: s.gate, bias: nil)
-            project(w.up, s.h, tokens: n, into: s.up, bias: nil)
+            project(w.gate, s.h, tokens: n, tiled: tiled, into: s.gate, bias: nil)
+            project(w.up, s.h, tokens: n, tiled: tiled, into: s.up, bias: nil)
             let ff = c.feedForwardLength
             if c.gelu { VectorOps.geglu(s.gate, s.up, count: n * ff) } else { VectorOps.swiglu(s.gate, s.up, count: n * ff) }
-            project(w.down, s.gate, tokens: n, into: s.o, bias: nil)
+            project(w.down, s.gate, tokens: n, tiled: tiled, into: s.o, bias: nil)
             if let post = w.postFFNNorm { normRows(s.o, post, into: s.o, rows: n, width: e) }
             VectorOps.add(s.x, s.o, count: n * e)
         }
-        cache.advance(by: n)
+        for segment in segments { segment.cache.append(segment.tokens) }
     }
 
     private func normRows(_ x: UnsafeMutablePointer<Float>, _ weight: [Float], into y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
@@ -160,15 +248,16 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
-    private func project(_ m: WeightMatrix, _ x: UnsafeMutablePointer<Float>, tokens: Int, into y: UnsafeMutablePointer<Float>, bias: [Float]?) {
+    private func project(_ m: WeightMatrix, _ x: UnsafeMutablePointer<Float>, tokens: Int, tiled: Int,
+                         into y: UnsafeMutablePointer<Float>, bias: [Float]?) {
         let acts = scratch.activations
         if !m.isFloat {
             pool.parallelFor(tokens) { range in
                 for t in range { acts.quantize(x + t * m.columns, into: t * m.columns, count: m.columns, grid: m.activationGrid) }
             }
-            if tokens > 1 { acts.regroup(tokens: tokens, columns: m.columns) }
+            if tiled > 0 { acts.regroup(tokens: tokens, columns: m.columns) }
         }
-        m.multiply(x, quantized: acts, tokens: tokens, into: y, pool: pool, kernel: kernel)
+        m.multiply(x, quantized: acts, tokens: tokens, tiled: tiled, into: y, pool: pool, kernel: kernel)
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for t in 0..<tokens { VectorOps.add(y + t * m.rows, b.baseAddress!, count: m.rows) }
@@ -180,8 +269,23 @@ public final class Transformer: @unchecked Sendable {
     final class Scratch {
         let x, h, q, k, v, attention, o, gate, up: UnsafeMutablePointer<Float>
         let activations: QuantizedActivations
+        /// Per worker thread: `scoreRows` rows of `scoreStride` attention scores (grown to the longest
+        /// sequence seen), and a block of keys or values widened to f32 (`blockFloats`).
+        let scoreRows: Int
+        private(set) var scoreStride = 0
+        private(set) var scores = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+        let blockFloats: Int
+        let blocks: UnsafeMutablePointer<Float>
+        /// The row-by-row attention's rows: each row's segment.
+        let rowSegments: UnsafeMutablePointer<Int32>
+        let rowIndices: UnsafeMutablePointer<Int32>
 
-        init(config c: ModelConfig, batch: Int) {
+        init(config c: ModelConfig, batch: Int, threads: Int, scoreRows: Int, blockFloats: Int) {
+            self.scoreRows = scoreRows
+            self.blockFloats = blockFloats
+            blocks = .allocate(capacity: threads * blockFloats)
+            rowSegments = .allocate(capacity: batch)
+            rowIndices = .allocate(capacity: batch)
             let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, ff = c.feedForwardLength
             x = .allocate(capacity: batch * e)
             h = .allocate(capacity: batch * e)
@@ -195,8 +299,18 @@ public final class Transformer: @unchecked Sendable {
             activations = QuantizedActivations(capacity: batch * max(e, qDim, ff))
         }
 
+        /// Makes the score rows hold `positions` positions (allocates only when a longer sequence comes).
+        func reserveScores(positions: Int, threads: Int) {
+            guard positions > scoreStride else { return }
+            scores.deallocate()
+            scores = .allocate(capacity: threads * scoreRows * positions)
+            scoreStride = positions
+        }
+
         deinit {
-            for p in [x, h, q, k, v, attention, o, gate, up] { p.deallocate() }
+            for p in [x, h, q, k, v, attention, o, gate, up, scores, blocks] { p.deallocate() }
+            rowSegments.deallocate()
+            rowIndices.deallocate()
             activations.deallocate()
         }
     }
