@@ -8,49 +8,55 @@ import Synchronization
 import Templates
 import Tokenizers
 
-/// A model loaded for serving: tokenizer, decoder, chat template and one sequence whose KV cache is
-/// kept between requests (so a conversation's shared prefix is not computed again). Generations run
-/// on the process's `InferenceQueue`.
+/// A model loaded for serving: tokenizer, decoder, chat template, and the `BatchScheduler` that runs
+/// up to `parallel` of its generations at once over a paged KV cache (so a conversation's or a system
+/// prompt's computed prefix is not computed again). Steps run on the process's `InferenceQueue`.
 public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     public let id: String
     public let path: String
     public let contextLength: Int
     public let trainedContextLength: Int
+    public let parallel: Int
     let tokenizer: Tokenizer
-    let session: Session
+    let transformer: Transformer
+    let scheduler: BatchScheduler
     let builder: PromptBuilder
     var toolFormat: ToolCallFormat { builder.toolFormat }
     let queue: InferenceQueue
     let logger = Logger(label: "wick.model")
-    /// This model's requests waiting or running.
-    private let inFlight = Atomic<Int>(0)
-    private let lastUsedAt = Mutex(ContinuousClock.now)
+    private let activity = ModelActivity()
     /// Bytes of the weights (mapped) and of the KV cache.
     public let weightsBytes: Int
     public let kvCacheBytes: Int
 
-    /// Loads the opened `file` (at `path`) for exactly `contextLength` tokens (checked by
-    /// `LoadPlanner`): a length beyond the trained one is used as asked.
-    public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, queue: InferenceQueue) throws {
+    /// Loads the opened `file` (at `path`) for exactly `contextLength` tokens per sequence (checked by
+    /// `LoadPlanner`: a length beyond the trained one is used as asked), `parallel` sequences at once.
+    public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, parallel: Int = 4, queue: InferenceQueue) throws {
         tokenizer = try Tokenizer(gguf: file)
-        let transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, pool: queue.pool)
+        transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, pool: queue.pool)
         trainedContextLength = transformer.config.trainedContext
         self.contextLength = contextLength
-        session = Session(transformer: transformer, contextLength: self.contextLength)
+        self.parallel = parallel
+        let activity = self.activity, logger = self.logger
+        let id = id ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        self.id = id
+        scheduler = BatchScheduler(transformer: transformer, queue: queue, parallel: parallel, contextLength: contextLength) { result in
+            Self.log(result, id: id, logger: logger)
+            activity.ended()
+        }
         weightsBytes = file.fileSize
-        kvCacheBytes = session.cache.byteCount
+        kvCacheBytes = scheduler.pool.byteCount
         self.queue = queue
         self.path = path
-        self.id = id ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let v = tokenizer.vocabulary
         builder = PromptBuilder(template: file.chatTemplate, bosText: v.bos.map { v.tokens[Int($0)] } ?? "",
                                 eosText: v.eos.map { v.tokens[Int($0)] } ?? "")
     }
 
     /// Requests for this model waiting or running.
-    public var activeRequests: Int { inFlight.load(ordering: .relaxed) }
+    public var activeRequests: Int { activity.active }
     /// When a request for this model last ended (or the model was loaded).
-    public var lastUsed: ContinuousClock.Instant { lastUsedAt.withLock { $0 } }
+    public var lastUsed: ContinuousClock.Instant { activity.lastUsed }
 
     /// A request's prompt, ready to run.
     struct Prompt {
@@ -85,27 +91,17 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// Takes a place in the inference queue for a request of this model.
     private func admit() throws {
         try queue.admit()
-        inFlight.add(1, ordering: .relaxed)
-    }
-
-    /// Runs admitted work on the inference queue and marks this model used when it ends.
-    private func run(_ work: @escaping @Sendable () -> Void) {
-        queue.run { [self] in
-            defer {
-                lastUsedAt.withLock { $0 = .now }
-                inFlight.subtract(1, ordering: .relaxed)
-            }
-            work()
-        }
+        activity.began()
     }
 
     /// Embeddings of token sequences, computed in the queue with a cache of their own (the chat
-    /// sequence's cache, and so its reusable prefix, is left alone).
+    /// sequences' pages are left alone).
     func embed(_ sequences: [[Int32]]) async throws -> [[Float]] {
         try admit()
-        let transformer = session.transformer
+        let transformer = self.transformer, activity = self.activity
         return await withCheckedContinuation { done in
-            run {
+            queue.run {
+                defer { activity.ended() }
                 let cache = transformer.makeCache(contextLength: sequences.map(\.count).max() ?? 1)
                 done.resume(returning: sequences.map { tokens in
                     cache.truncate(to: 0)
@@ -115,44 +111,30 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
         }
     }
 
-    /// Runs a generation in the queue; events arrive as text becomes final. Cancelling the stream's
-    /// consumer stops the generation at the next token.
+    /// Queues a generation with the model's scheduler; events arrive as text becomes final. Ending
+    /// the stream's consumer frees the sequence at the next step.
     func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String],
                   logprobs: Int?, loopGuard: Bool, replyStarts: [[Int32]]) throws -> AsyncStream<GenerationEvent> {
         try admit()
-        let cancelled = Atomic<Bool>(false)
-        let started = Atomic<Bool>(false)
         let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream()
-        continuation.onTermination = { _ in cancelled.store(true, ordering: .relaxed) }
+        let state = GenerationState(tokenizer: tokenizer, prompt: prompt, parameters: parameters, maxTokens: maxTokens, stop: stop,
+                                    logprobs: logprobs, loopGuard: loopGuard ? LoopDetector() : nil, replyStarts: replyStarts)
+        let sequence = scheduler.submit(prompt: prompt, state: state, events: continuation)
         // Comments keep the connection alive while the request waits or its prompt is processed.
         let keepAlive = Task {
-            while !Task.isCancelled && !started.load(ordering: .relaxed) {
+            while !Task.isCancelled && !sequence.started.load(ordering: .relaxed) {
                 try? await Task.sleep(for: .seconds(5))
-                if !started.load(ordering: .relaxed) { continuation.yield(.keepAlive) }
+                if !sequence.started.load(ordering: .relaxed) { continuation.yield(.keepAlive) }
             }
         }
-        run { [self] in
-            defer {
-                keepAlive.cancel()
-                continuation.finish()
-            }
-            if cancelled.load(ordering: .relaxed) { return }
-            let generator = Generator(session: session, tokenizer: tokenizer)
-            let result = generator.generate(prompt: prompt, parameters: parameters, maxTokens: maxTokens, stop: stop,
-                                            logprobs: logprobs, loopGuard: loopGuard ? LoopDetector() : nil, replyStarts: replyStarts,
-                                            isCancelled: { cancelled.load(ordering: .relaxed) },
-                                            onText: { text, logprobs in
-                                                started.store(true, ordering: .relaxed)
-                                                continuation.yield(.text(text, logprobs))
-                                            })
-            started.store(true, ordering: .relaxed)
-            log(result)
-            continuation.yield(.finished(result))
+        continuation.onTermination = { _ in
+            keepAlive.cancel()
+            sequence.cancelled.store(true, ordering: .relaxed)
         }
         return stream
     }
 
-    private func log(_ r: GenerationResult) {
+    private static func log(_ r: GenerationResult, id: String, logger: Logger) {
         if r.finishReason == .repetition {
             logger.warning("generation stopped: the model was repeating itself (a degenerate loop) after \(r.tokens.count) tokens")
         }

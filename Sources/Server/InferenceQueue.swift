@@ -3,7 +3,8 @@ import Kernels
 import Synchronization
 
 /// The process's one lane for inference: every loaded model computes on the same worker threads,
-/// one step at a time, in arrival order (two models on separate pools would fight over the cores).
+/// one step at a time, in arrival order (two models on separate pools would fight over the cores);
+/// each model's `BatchScheduler` puts its steps here.
 /// A bounded number of requests may wait; past that, new ones are refused with 503.
 public final class InferenceQueue: Sendable {
     let dispatch = DispatchQueue(label: "wick.inference")
@@ -32,10 +33,15 @@ public final class InferenceQueue: Sendable {
         }
     }
 
+    /// Frees a place taken by `admit`.
+    func finished() {
+        waiting.withLock { $0 -= 1 }
+    }
+
     /// Runs admitted work on the inference lane; its place is freed when it ends.
     func run(_ work: @escaping @Sendable () -> Void) {
         dispatch.async { [self] in
-            defer { waiting.withLock { $0 -= 1 } }
+            defer { finished() }
             work()
         }
     }

@@ -12,16 +12,20 @@ public struct LoadPlanner: Sendable {
     public let settings: Settings
     /// Worker threads of the pool the model will run on (their attention scratch counts).
     public let threads: Int
+    /// Sequences a model generates at once when a load does not say (LM Studio's default is 4).
+    public let defaultParallel: Int
     let availableMemory: @Sendable () -> Int64
 
     /// The largest context a model may be loaded with (positions are 32-bit in places).
     public static let maxContextLength = 1 << 24
+    public static let maxParallel = 64
 
-    public init(store: ModelStore?, settings: Settings, threads: Int,
+    public init(store: ModelStore?, settings: Settings, threads: Int, defaultParallel: Int = 4,
                 availableMemory: @escaping @Sendable () -> Int64 = { SystemMemory.current().availableBytes }) {
         self.store = store
         self.settings = settings
         self.threads = threads
+        self.defaultParallel = defaultParallel
         self.availableMemory = availableMemory
     }
 
@@ -30,6 +34,8 @@ public struct LoadPlanner: Sendable {
         public let path: String
         public let file: GGUFFile
         public let contextLength: Int
+        /// Sequences generated at once (each may reach the context length).
+        public let parallel: Int
         public let estimate: MemoryEstimate
         public let availableBytes: Int64
 
@@ -42,13 +48,13 @@ public struct LoadPlanner: Sendable {
     }
 
     /// Plans loading `model` (a store name or a GGUF path) for `contextLength` tokens (or the default).
-    public func plan(_ model: String, contextLength: Int?) throws -> Plan {
+    public func plan(_ model: String, contextLength: Int?, parallel: Int? = nil) throws -> Plan {
         let (key, path) = try locate(model)
-        return try plan(key: key, path: path, contextLength: contextLength)
+        return try plan(key: key, path: path, contextLength: contextLength, parallel: parallel)
     }
 
     /// Plans loading a model already located.
-    func plan(key: String?, path: String, contextLength: Int?) throws -> Plan {
+    func plan(key: String?, path: String, contextLength: Int?, parallel: Int? = nil) throws -> Plan {
         let file: GGUFFile
         do { file = try GGUFFile(path: path) } catch {
             throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
@@ -57,11 +63,15 @@ public struct LoadPlanner: Sendable {
         guard (16...Self.maxContextLength).contains(context) else {
             throw APIError.invalid("A context length must be between 16 and \(Self.maxContextLength) tokens, not \(context).", param: "context_length")
         }
+        let parallel = parallel ?? defaultParallel
+        guard (1...Self.maxParallel).contains(parallel) else {
+            throw APIError.invalid("'parallel' must be between 1 and \(Self.maxParallel), not \(parallel).", param: "parallel")
+        }
         let estimate: MemoryEstimate
-        do { estimate = try MemoryEstimate(gguf: file, contextLength: context, threads: threads) } catch {
+        do { estimate = try MemoryEstimate(gguf: file, contextLength: context, parallel: parallel, threads: threads) } catch {
             throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
         }
-        return Plan(key: key, path: path, file: file, contextLength: context, estimate: estimate, availableBytes: availableMemory())
+        return Plan(key: key, path: path, file: file, contextLength: context, parallel: parallel, estimate: estimate, availableBytes: availableMemory())
     }
 
     /// A file path (`/…`, `./…`, `~/…`, or an existing `.gguf` file), else a store name.

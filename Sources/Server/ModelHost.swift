@@ -28,12 +28,15 @@ public actor ModelHost {
         /// A store name (key, short name, unique prefix) or a GGUF file path.
         public var model: String
         public var contextLength: Int?
+        /// Sequences generated at once (nil: the service's default).
+        public var parallel: Int?
         public var ttl: Int?
         public var identifier: String?
 
-        public init(model: String, contextLength: Int? = nil, ttl: Int? = nil, identifier: String? = nil) {
+        public init(model: String, contextLength: Int? = nil, parallel: Int? = nil, ttl: Int? = nil, identifier: String? = nil) {
             self.model = model
             self.contextLength = contextLength
+            self.parallel = parallel
             self.ttl = ttl
             self.identifier = identifier
         }
@@ -48,10 +51,11 @@ public actor ModelHost {
     private var loading: [String: Task<Instance, Error>] = [:]
     private let logger = Logger(label: "wick.host")
 
-    public init(queue: InferenceQueue, store: ModelStore?, settings: Settings = Settings(),
+    public init(queue: InferenceQueue, store: ModelStore?, settings: Settings = Settings(), defaultParallel: Int = 4,
                 availableMemory: @escaping @Sendable () -> Int64 = { SystemMemory.current().availableBytes }) {
         self.queue = queue
-        planner = LoadPlanner(store: store, settings: settings, threads: queue.pool.count, availableMemory: availableMemory)
+        planner = LoadPlanner(store: store, settings: settings, threads: queue.pool.count, defaultParallel: defaultParallel,
+                              availableMemory: availableMemory)
     }
 
     /// Identifiers of loads under way.
@@ -60,7 +64,7 @@ public actor ModelHost {
     /// Loads a model; refuses, with the numbers, when the machine's free memory cannot hold it.
     @discardableResult
     public func load(_ request: LoadRequest) async throws -> Instance {
-        let plan = try planner.plan(request.model, contextLength: request.contextLength)
+        let plan = try planner.plan(request.model, contextLength: request.contextLength, parallel: request.parallel)
         let base = request.identifier ?? plan.key ?? URL(fileURLWithPath: plan.path).deletingPathExtension().lastPathComponent
         let identifier: String
         if request.identifier != nil {
@@ -88,7 +92,8 @@ public actor ModelHost {
         let queue = self.queue
         let task = Task.detached { () throws -> Instance in
             let started = ContinuousClock.now
-            let model = try ChatModel(file: plan.file, path: plan.path, id: identifier, contextLength: plan.contextLength, queue: queue)
+            let model = try ChatModel(file: plan.file, path: plan.path, id: identifier, contextLength: plan.contextLength,
+                                      parallel: plan.parallel, queue: queue)
             let elapsed = ContinuousClock.now - started
             return Instance(identifier: identifier, key: plan.key, model: model, ttl: ttl,
                             loadSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
@@ -98,7 +103,7 @@ public actor ModelHost {
         do {
             let instance = try await task.value
             instances.append(instance)
-            logger.info("loaded \(identifier) (\(plan.path), context \(plan.contextLength)) in \(String(format: "%.2f", instance.loadSeconds)) s")
+            logger.info("loaded \(identifier) (\(plan.path), context \(plan.contextLength), \(plan.parallel) at once) in \(String(format: "%.2f", instance.loadSeconds)) s")
             return instance
         } catch let error as APIError {
             throw error

@@ -42,16 +42,18 @@ struct NativeAPI: Sendable {
             let f = FieldReader(body)
             guard let model = try f.string("model"), !model.isEmpty else { throw APIError.invalid("'model' is required.", param: "model") }
             let load = ModelHost.LoadRequest(model: model, contextLength: try f.integer("context_length", in: 1...Int(Int32.max)),
+                                             parallel: try f.integer("parallel", in: 1...LoadPlanner.maxParallel),
                                              ttl: try f.integer("ttl", in: 1...Int(Int32.max)), identifier: try f.string("identifier"))
             if try f.bool("estimate_only") == true {
-                let plan = try host.planner.plan(model, contextLength: load.contextLength)
+                let plan = try host.planner.plan(model, contextLength: load.contextLength, parallel: load.parallel)
                 return WickServer.json(Self.describe(plan))
             }
             let instance = try await host.load(load)
             return WickServer.json(Responses.object([
                 ("type", .string("llm")), ("instance_id", .string(instance.identifier)), ("status", .string("loaded")),
                 ("load_time_seconds", .double(instance.loadSeconds)),
-                ("load_config", Responses.object([("context_length", .int(instance.model.contextLength)), ("ttl", instance.ttl.map(Value.int) ?? .none)])),
+                ("load_config", Responses.object([("context_length", .int(instance.model.contextLength)), ("parallel", .int(instance.model.parallel)),
+                                                   ("ttl", instance.ttl.map(Value.int) ?? .none)])),
             ]))
         }
         router.post("api/v1/models/unload") { request, _ in
@@ -87,14 +89,14 @@ struct NativeAPI: Sendable {
             ("identifier", .string(i.identifier)), ("model", .string(i.key ?? i.model.path)), ("path", .string(i.model.path)),
             ("status", .string(i.model.activeRequests > 0 ? "generating" : "idle")),
             ("size_bytes", .int(i.model.weightsBytes + i.model.kvCacheBytes)), ("context_length", .int(i.model.contextLength)),
-            ("ttl_seconds", ModelHost.ttlLeft(i).map(Value.int) ?? .none), ("queued", .int(i.model.activeRequests)),
+            ("parallel", .int(i.model.parallel)), ("ttl_seconds", ModelHost.ttlLeft(i).map(Value.int) ?? .none), ("queued", .int(i.model.activeRequests)),
         ])
     }
 
     static func describe(_ plan: LoadPlanner.Plan) -> Value {
         let e = plan.estimate
         return Responses.object([
-            ("model", .string(plan.key ?? plan.path)), ("context_length", .int(plan.contextLength)),
+            ("model", .string(plan.key ?? plan.path)), ("context_length", .int(plan.contextLength)), ("parallel", .int(plan.parallel)),
             ("estimate", Responses.object([("weights_bytes", .int(Int(e.weightsBytes))), ("kv_cache_bytes", .int(Int(e.kvCacheBytes))),
                                            ("scratch_bytes", .int(Int(e.scratchBytes))), ("total_bytes", .int(Int(e.totalBytes)))])),
             ("available_bytes", .int(Int(plan.availableBytes))), ("fits", .bool(plan.fits)),

@@ -8,6 +8,7 @@ struct Load: AsyncParsableCommand {
 
     @Argument(help: "A downloaded model's key (or unique short name), or a GGUF path.") var model: String
     @Option(name: [.short, .customLong("context-length")], help: "Context length in tokens (used exactly as asked, or the load fails).") var contextLength: Int?
+    @Option(help: "Sequences generated at once, each up to the context length (default: the service's, 4).") var parallel: Int?
     @Option(help: "GPU offload (off, max or 0..1): this build runs on the CPU.") var gpu: String?
     @Option(help: "Unload after this many idle seconds.") var ttl: Int?
     @Option(help: "The instance's name in requests (default: the key; a second instance gets KEY:2).") var identifier: String?
@@ -18,6 +19,7 @@ struct Load: AsyncParsableCommand {
     func validate() throws {
         if let ttl, ttl < 1 { throw ValidationError("--ttl must be at least 1 second") }
         if let contextLength, contextLength < 1 { throw ValidationError("--context-length must be positive") }
+        if let parallel, !(1...LoadPlanner.maxParallel).contains(parallel) { throw ValidationError("--parallel must be between 1 and \(LoadPlanner.maxParallel)") }
         if let gpu, gpu != "off", gpu != "max", !(Double(gpu).map { (0...1).contains($0) } ?? false) {
             throw ValidationError("--gpu takes off, max or a fraction from 0 to 1")
         }
@@ -30,9 +32,9 @@ struct Load: AsyncParsableCommand {
         let planner = LoadPlanner(store: ModelStore(home: home), settings: try Settings.load(from: home),
                                   threads: ProcessInfo.processInfo.activeProcessorCount)
         let plan: LoadPlanner.Plan
-        do { plan = try planner.plan(model, contextLength: contextLength) } catch let error as APIError { throw CLIError(error.message) }
+        do { plan = try planner.plan(model, contextLength: contextLength, parallel: parallel) } catch let error as APIError { throw CLIError(error.message) }
         let e = plan.estimate
-        let summary = "\(plan.key ?? plan.path) with a context of \(plan.contextLength) tokens needs about \(Terminal.bytes(e.totalBytes)) (weights \(Terminal.bytes(e.weightsBytes)), KV cache \(Terminal.bytes(e.kvCacheBytes)), scratch \(Terminal.bytes(e.scratchBytes))); \(Terminal.bytes(plan.availableBytes)) is available"
+        let summary = "\(plan.key ?? plan.path) with a context of \(plan.contextLength) tokens (\(plan.parallel) at once) needs about \(Terminal.bytes(e.totalBytes)) (weights \(Terminal.bytes(e.weightsBytes)), KV cache \(Terminal.bytes(e.kvCacheBytes)), scratch \(Terminal.bytes(e.scratchBytes))); \(Terminal.bytes(plan.availableBytes)) is available"
         if estimateOnly {
             print(summary + (plan.fits ? "." : ": it does not fit."))
             return
@@ -60,6 +62,7 @@ struct Load: AsyncParsableCommand {
         let client = try service.client()
         var body = base
         if let ttl { body["ttl"] = ttl }
+        if let parallel { body["parallel"] = parallel }
         if let identifier { body["identifier"] = identifier }
         let spinner = Task {
             guard Terminal.stderrIsTTY else { return }

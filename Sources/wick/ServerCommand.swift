@@ -26,12 +26,14 @@ struct ServerCommand: AsyncParsableCommand {
         @Flag(help: "Stay in the foreground (for systemd and containers).") var foreground = false
         @Option(help: "Worker threads for inference.") var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Largest request body in bytes.") var maxBodyBytes = 32 << 20
-        @Option(help: "Requests that may wait for inference (the running one included) before others get 503.") var maxQueued = 16
+        @Option(help: "Requests that may wait for inference (the running ones included) before others get 503.") var maxQueued = 16
+        @Option(help: "Sequences each model generates at once (continuous batching), unless a load says otherwise.") var parallel = 4
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             guard maxQueued >= 1 else { throw ValidationError("--max-queued must be at least 1") }
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            guard (1...LoadPlanner.maxParallel).contains(parallel) else { throw ValidationError("--parallel must be between 1 and \(LoadPlanner.maxParallel)") }
             guard contextLength.count <= 1 || contextLength.count == model.count else {
                 throw ValidationError("give one --context-length for all models, or one per --model")
             }
@@ -67,7 +69,8 @@ struct ServerCommand: AsyncParsableCommand {
             try home.prepare()
             let settings = try Settings.load(from: home)
             let store = ModelStore(home: home)
-            let host = ModelHost(queue: InferenceQueue(threads: threads, maxQueued: maxQueued), store: store, settings: settings)
+            let host = ModelHost(queue: InferenceQueue(threads: threads, maxQueued: maxQueued), store: store, settings: settings,
+                                 defaultParallel: parallel)
             for (i, name) in model.enumerated() {
                 let context = contextLength.isEmpty ? nil : contextLength[contextLength.count == 1 ? 0 : i]
                 let instance = try await host.load(.init(model: name, contextLength: context))

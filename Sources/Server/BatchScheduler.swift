@@ -1,0 +1,225 @@
+import Engine
+import Foundation
+import Models
+import Synchronization
+
+/// Continuous batching for one loaded model: up to `parallel` sequences advance together, one
+/// forward step at a time on the process's inference lane, each step a batch of rows of every
+/// generating sequence (one token each) plus a chunk of the oldest prompts still being processed.
+/// While others generate, prompt chunks are kept small enough that a step takes about two
+/// generation steps, so running streams keep streaming through a long prompt.
+///
+/// A new sequence starts from the longest prefix of its prompt already computed: pages of the
+/// pool's prefix index, or the cache of another sequence (running or recently finished), shared up
+/// to the last full page and copied beyond. When an earlier sequence is still computing a longer
+/// common beginning (two conversations with the same system prompt arriving together), the later
+/// one waits for it rather than computing the same prefix twice.
+final class BatchScheduler: @unchecked Sendable {
+    let transformer: Transformer
+    let queue: InferenceQueue
+    let pool: KVPagePool
+    let parallel: Int
+    let contextLength: Int
+    /// Called on the lane when a sequence ends (its place in the queue is already freed).
+    let onFinish: @Sendable (GenerationResult) -> Void
+
+    private struct Incoming {
+        var pending: [ScheduledSequence] = []
+        var arrivals = 0
+        var running = false
+    }
+    private let incoming = Mutex(Incoming())
+
+    // Touched on the inference lane only.
+    private var active: [ScheduledSequence] = []
+    /// Caches of finished sequences, most recent last: the next turn of a conversation continues
+    /// from its own tail page.
+    private var retained: [KVCache] = []
+    private var placedAt: [ObjectIdentifier: Date] = [:]
+    /// Running averages of a generation-only step and of one prompt token's share of a step.
+    private var decodeStepSeconds = 0.0
+    private var prefillTokenSeconds = 0.0
+
+    init(transformer: Transformer, queue: InferenceQueue, parallel: Int, contextLength: Int,
+         onFinish: @escaping @Sendable (GenerationResult) -> Void) {
+        self.transformer = transformer
+        self.queue = queue
+        self.parallel = parallel
+        self.contextLength = contextLength
+        self.onFinish = onFinish
+        // Each sequence may reach the full context.
+        pool = transformer.makePagePool(positions: contextLength * parallel)
+    }
+
+    /// Queues a generation (its place in the `InferenceQueue` already taken).
+    func submit(prompt: [Int32], state: GenerationState, events: AsyncStream<GenerationEvent>.Continuation) -> ScheduledSequence {
+        let (sequence, start) = incoming.withLock { s -> (ScheduledSequence, Bool) in
+            s.arrivals += 1
+            let sequence = ScheduledSequence(arrival: s.arrivals, prompt: prompt, state: state, events: events)
+            s.pending.append(sequence)
+            defer { s.running = true }
+            return (sequence, !s.running)
+        }
+        if start { queue.dispatch.async { self.step() } }
+        return sequence
+    }
+
+    private func step() {
+        admit()
+        for s in active where s.isCancelled { end(s, .cancelled) }
+        for s in active where s.cache == nil { place(s) }
+
+        let (chunks, sequences, prefillTokens, decoders) = batch()
+        if chunks.isEmpty, let stuck = active.first(where: { $0.cache != nil }) {
+            // Nothing could run: the prompts waiting for pages cannot all be held. The oldest gives way.
+            fail(stuck, APIError(status: 503, message: "The KV cache has no room left for this prompt; retry when fewer requests run.",
+                                 type: "server_error", code: "kv_cache_full"))
+        }
+        if !chunks.isEmpty {
+            let started = Date()
+            let logits = transformer.forward(batch: chunks)
+            learn(seconds: Date().timeIntervalSince(started), prefillTokens: prefillTokens, decoders: decoders)
+            for (s, l) in zip(sequences, logits) { advance(s, logits: l) }
+        }
+
+        let more = !active.isEmpty
+        let again = incoming.withLock { s -> Bool in
+            s.running = more || !s.pending.isEmpty
+            return s.running
+        }
+        if again { queue.dispatch.async { self.step() } }
+    }
+
+    /// Moves waiting sequences into free places, in arrival order.
+    private func admit() {
+        let room = parallel - active.count
+        guard room > 0 else { return }
+        let admitted = incoming.withLock { s -> [ScheduledSequence] in
+            let taken = Array(s.pending.prefix(room))
+            s.pending.removeFirst(taken.count)
+            return taken
+        }
+        active += admitted
+    }
+
+    /// Gives `s` a cache holding the longest computed beginning of its prompt, unless an earlier
+    /// sequence still computing a longer common beginning is worth waiting for.
+    private func place(_ s: ScheduledSequence) {
+        let limit = s.prompt.count - 1
+        let cache = KVCache(pool: pool, capacity: contextLength)
+        var held = cache.reuse(s.prompt, limit: limit)
+        for other in active.compactMap(\.cache) + retained.reversed() {
+            let common = Self.commonPrefix(other.tokens, s.prompt, limit: limit)
+            if common > held {
+                cache.truncate(to: 0)
+                held = cache.share(other, length: common)
+            }
+        }
+        let promised = active.lazy.filter { $0.arrival < s.arrival && $0.cache != nil && $0.isPrefilling }
+            .map { Self.commonPrefix($0.prompt, s.prompt, limit: limit) }.max() ?? 0
+        guard promised < held + KVPagePool.pageSize else { return }
+        s.cache = cache
+        placedAt[ObjectIdentifier(s)] = Date()
+        s.state.promptDone(reused: held, seconds: 0)
+    }
+
+    static func commonPrefix(_ a: [Int32], _ b: [Int32], limit: Int) -> Int {
+        let bound = min(a.count, b.count, limit)
+        var n = 0
+        while n < bound && a[n] == b[n] { n += 1 }
+        return n
+    }
+
+    /// The step's rows: one token of every generating sequence, then prompt chunks in arrival order.
+    private func batch() -> ([Transformer.SequenceChunk], [ScheduledSequence], Int, Int) {
+        var chunks: [Transformer.SequenceChunk] = []
+        var sequences: [ScheduledSequence] = []
+        for s in active {
+            guard let cache = s.cache, let token = s.next else { continue }
+            guard reserve(cache, 1) else {
+                end(s, .length)
+                continue
+            }
+            chunks.append(.init(cache: cache, tokens: [token]))
+            sequences.append(s)
+        }
+        let decoders = chunks.count
+        var budget = transformer.batchCapacity - decoders
+        if decoders > 0 { budget = min(budget, prefillChunk) }
+        var prefillTokens = 0
+        for s in active where budget > 0 {
+            guard let cache = s.cache, s.isPrefilling else { continue }
+            let n = min(budget, s.prompt.count - cache.count)
+            // Without pages it waits: they come back as other sequences end.
+            guard reserve(cache, n) else { continue }
+            let end = cache.count + n
+            chunks.append(.init(cache: cache, tokens: s.prompt[cache.count..<end], wantsLogits: end == s.prompt.count))
+            if end == s.prompt.count { sequences.append(s) }
+            budget -= n
+            prefillTokens += n
+        }
+        return (chunks, sequences, prefillTokens, decoders)
+    }
+
+    /// Prompt tokens a step takes beside generating sequences: about one generation step's worth.
+    private var prefillChunk: Int {
+        guard decodeStepSeconds > 0, prefillTokenSeconds > 0 else { return 32 }
+        return max(16, min(transformer.batchCapacity, Int(decodeStepSeconds / prefillTokenSeconds)))
+    }
+
+    private func learn(seconds: Double, prefillTokens: Int, decoders: Int) {
+        func average(_ old: Double, _ new: Double) -> Double { old == 0 ? new : 0.8 * old + 0.2 * new }
+        if prefillTokens == 0 {
+            decodeStepSeconds = average(decodeStepSeconds, seconds)
+        } else {
+            let prompt = max(0, seconds - (decoders > 0 ? decodeStepSeconds : 0))
+            prefillTokenSeconds = average(prefillTokenSeconds, prompt / Double(prefillTokens))
+        }
+    }
+
+    /// Pages for `n` more positions, dropping finished sequences' caches (oldest first) when needed.
+    private func reserve(_ cache: KVCache, _ n: Int) -> Bool {
+        while !cache.reserve(n) {
+            guard !retained.isEmpty else { return false }
+            retained.removeFirst()
+        }
+        return true
+    }
+
+    private func advance(_ s: ScheduledSequence, logits: [Float]) {
+        guard let cache = s.cache else { return }
+        if s.isPrefilling {
+            let placed = placedAt.removeValue(forKey: ObjectIdentifier(s)) ?? s.admittedAt
+            s.state.promptDone(reused: s.state.result.reusedPromptTokens, seconds: Date().timeIntervalSince(placed))
+        }
+        s.next = s.state.next(logits, roomForMore: cache.count < cache.capacity, onText: s.send)
+        if s.next == nil { end(s, nil) }
+    }
+
+    /// Ends `s` (with `reason`, or as its state already ended) and frees its place.
+    private func end(_ s: ScheduledSequence, _ reason: GenerationResult.FinishReason?) {
+        if let reason { s.state.finish(reason, onText: s.send) }
+        s.started.store(true, ordering: .relaxed)
+        s.events.yield(.finished(s.state.result))
+        release(s)
+        onFinish(s.state.result)
+    }
+
+    private func fail(_ s: ScheduledSequence, _ error: APIError) {
+        s.started.store(true, ordering: .relaxed)
+        s.events.yield(.failed(error))
+        release(s)
+    }
+
+    private func release(_ s: ScheduledSequence) {
+        s.events.finish()
+        active.removeAll { $0 === s }
+        placedAt[ObjectIdentifier(s)] = nil
+        if let cache = s.cache {
+            retained.append(cache)
+            if retained.count > parallel { retained.removeFirst() }
+        }
+        s.cache = nil
+        queue.finished()
+    }
+}

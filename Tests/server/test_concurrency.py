@@ -1,0 +1,109 @@
+"""Many conversations at once on one model: continuous batching, shared prompt prefixes reported as
+`cached_tokens`, and a disconnecting client freeing its sequence. A server of its own (4 sequences
+at once, room for 16 requests)."""
+import concurrent.futures, http.client, json, os, subprocess, time, urllib.request
+import openai
+import pytest
+from conftest import QWEN, WICK, free_port
+
+MODEL_ID = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+# A system prompt of some 400 tokens, as Kibana's assistant sends before every conversation.
+SYSTEM = ("You are a helpful assistant for an observability platform. " +
+          " ".join(f"Rule {i}: answer precisely, cite the data source, and keep the reply short." for i in range(30)))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "WICK_API_KEY"}
+    env["WICK_HOME"] = str(tmp_path_factory.mktemp("home"))
+    proc = subprocess.Popen([WICK, "server", "start", "--foreground", "--model", QWEN, "--port", str(port),
+                             "--context-length", "2048", "--parallel", "4", "--max-queued", "16"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except Exception:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode())
+            time.sleep(0.25)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture
+def client(server):
+    return openai.OpenAI(base_url=server + "/v1", api_key="none", timeout=300)
+
+
+WORDS = ["banana", "telescope", "violin", "glacier", "pyramid", "octopus", "lantern", "cactus"]
+
+
+def test_eight_streams_at_once_each_get_their_own_answer(client):
+    def ask(word):
+        stream = client.chat.completions.create(
+            model=MODEL_ID, temperature=0, max_tokens=24, stream=True,
+            messages=[{"role": "user", "content": f"Repeat this word exactly once and nothing else: {word}"}])
+        text, finish = "", None
+        for chunk in stream:
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+                finish = choice.finish_reason or finish
+        return text, finish
+
+    with concurrent.futures.ThreadPoolExecutor(len(WORDS)) as pool:
+        replies = list(pool.map(ask, WORDS))
+    for word, (text, finish) in zip(WORDS, replies):
+        assert finish in ("stop", "length")
+        assert word in text.lower(), (word, text)
+        others = [w for w in WORDS if w != word and w in text.lower()]
+        assert not others, (word, text)
+    # The same request alone gives the same greedy reply as in the crowd.
+    alone = client.chat.completions.create(model=MODEL_ID, temperature=0, max_tokens=24, messages=[
+        {"role": "user", "content": f"Repeat this word exactly once and nothing else: {WORDS[3]}"}])
+    assert alone.choices[0].message.content == replies[3][0]
+
+
+def ask_with_system(client, system, question):
+    return client.chat.completions.create(model=MODEL_ID, temperature=0, max_tokens=8, messages=[
+        {"role": "system", "content": system}, {"role": "user", "content": question}])
+
+
+def test_a_known_system_prompt_is_reported_as_cached(client):
+    first = ask_with_system(client, SYSTEM, "Which rule comes first?")
+    assert first.usage.prompt_tokens > 300
+    second = ask_with_system(client, SYSTEM, "How many rules are there?")
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    # Everything up to the user's question is shared: all but the last partly filled page at most.
+    assert cached >= first.usage.prompt_tokens - 64 - 20, (cached, first.usage.prompt_tokens)
+
+
+def test_conversations_arriving_together_compute_their_common_prefix_once(client):
+    system = "Security desk. " + SYSTEM  # not seen before (only the template's first tokens are)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda q: ask_with_system(client, system, q), ["Name one rule.", "Say hello."])
+    cached = sorted([a.usage.prompt_tokens_details.cached_tokens, b.usage.prompt_tokens_details.cached_tokens])
+    assert cached[0] < 16 and cached[1] >= a.usage.prompt_tokens - 64 - 20, cached
+
+
+def queued(server):
+    with urllib.request.urlopen(server + "/api/v1/status", timeout=5) as r:
+        return json.loads(r.read())["queued"]
+
+
+def test_a_client_that_disconnects_frees_its_sequence_at_once(server, client):
+    conn = http.client.HTTPConnection(server.removeprefix("http://"), timeout=300)
+    conn.request("POST", "/v1/completions", json.dumps({"model": MODEL_ID, "prompt": "1, 2, 3,", "max_tokens": 1500,
+                                                        "temperature": 0, "stream": True}),
+                 {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert response.status == 200 and response.readline()
+    assert queued(server) == 1
+    conn.close()
+    deadline = time.time() + 5
+    while queued(server) != 0 and time.time() < deadline:
+        time.sleep(0.1)
+    assert queued(server) == 0
