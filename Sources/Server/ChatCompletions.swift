@@ -45,7 +45,8 @@ struct CompletionHandler: Sendable {
         // is stopped instead (Kibana treats `length` as an error).
         let stream = try scheduler.generate(prompt: prompt.tokens, parameters: request.sampling, maxTokens: request.maxTokens ?? room,
                                         stop: request.stop, logprobs: request.logprobs ? request.topLogprobs : nil,
-                                        loopGuard: request.maxTokens == nil, replyStarts: prompt.replyStarts)
+                                        loopGuard: request.maxTokens == nil, ignoreEOS: request.ignoreEOS,
+                                        replyStarts: prompt.replyStarts)
         let tools = request.toolNames
         let reply = Reply(id: Responses.newID(chat ? "chatcmpl" : "cmpl"), created: Int(Date().timeIntervalSince1970), chat: chat,
                           modelID: model.id, tools: tools, parseTools: chat && !tools.isEmpty && request.toolChoice != .none,

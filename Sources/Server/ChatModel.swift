@@ -114,11 +114,11 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// Queues a generation with the model's scheduler; events arrive as text becomes final. Ending
     /// the stream's consumer frees the sequence at the next step.
     func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String],
-                  logprobs: Int?, loopGuard: Bool, replyStarts: [[Int32]]) throws -> AsyncStream<GenerationEvent> {
+                  logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, replyStarts: [[Int32]]) throws -> AsyncStream<GenerationEvent> {
         try admit()
         let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream()
         let state = GenerationState(tokenizer: tokenizer, prompt: prompt, parameters: parameters, maxTokens: maxTokens, stop: stop,
-                                    logprobs: logprobs, loopGuard: loopGuard ? LoopDetector() : nil, replyStarts: replyStarts)
+                                    ignoreEndOfGeneration: ignoreEOS, logprobs: logprobs, loopGuard: loopGuard ? LoopDetector() : nil, replyStarts: replyStarts)
         let sequence = scheduler.submit(prompt: prompt, state: state, events: continuation)
         // Comments keep the connection alive while the request waits or its prompt is processed.
         let keepAlive = Task {

@@ -14,6 +14,8 @@ struct ChatRequest {
     var sampling = SamplingParameters()
     var maxTokens: Int?
     var stop: [String] = []
+    /// llama.cpp's `ignore_eos`: generate to the token limit.
+    var ignoreEOS = false
     var tools: [Value] = []
     var toolChoice: ToolChoice = .auto
     var parallelToolCalls = true
@@ -63,6 +65,7 @@ struct ChatRequest {
                 sampling.logitBias[id] = Float(max(-100, min(100, n))) * (n <= -100 ? .infinity : 1)
             }
         }
+        ignoreEOS = try f.bool("ignore_eos") ?? false
         maxTokens = try f.integer("max_completion_tokens", in: 1...Int(Int32.max)) ?? f.integer("max_tokens", in: 1...Int(Int32.max))
         if let n = try f.integer("n", in: Int.min...Int.max), n != 1 { throw APIError.invalid("Only n=1 is supported.", param: "n") }
         switch body["stop"] {

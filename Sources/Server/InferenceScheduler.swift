@@ -4,7 +4,8 @@ import Engine
 /// `ChatModel` schedules them on the process's `InferenceQueue`; tests give the handlers a fake.
 protocol InferenceScheduler: Sendable {
     /// Starts a generation; events arrive as text becomes final. Ending the stream's consumer stops it.
+    /// `ignoreEOS`: end-of-generation tokens are never sampled (llama.cpp's `ignore_eos`, for benchmarks).
     func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String],
-                  logprobs: Int?, loopGuard: Bool, replyStarts: [[Int32]]) throws -> AsyncStream<GenerationEvent>
+                  logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, replyStarts: [[Int32]]) throws -> AsyncStream<GenerationEvent>
     func embed(_ sequences: [[Int32]]) async throws -> [[Float]]
 }

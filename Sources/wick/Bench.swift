@@ -10,6 +10,7 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Prompt tokens to process (0: skip).") var p = 512
     @Option(name: .short, help: "Tokens to generate (0: skip).") var n = 128
     @Option(help: "Fill the cache to this depth before each test.") var depth = 0
+    @Option(help: "Sequences run together in each step (as llama-batched-bench's -npl); rates are their total.") var parallel = 1
     @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .short, help: "Repetitions.") var r = 3
     @Flag(help: "Print JSON.") var json = false
@@ -20,17 +21,34 @@ struct Bench: ParsableCommand {
         let stddev: Double
     }
 
+    func validate() throws {
+        guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
+    }
+
     func run() throws {
         let loaded = try LoadedModel(path: model, threads: threads)
         let transformer = loaded.transformer
         let vocabulary = Int32(loaded.tokenizer.vocabulary.count)
-        let cache = transformer.makeCache(contextLength: depth + max(p, 0) + max(n, 0) + 1)
+        let length = depth + max(p, 0) + max(n, 0) + 1
+        let pool = transformer.makePagePool(positions: length * parallel)
+        let caches = (0..<parallel).map { _ in KVCache(pool: pool, capacity: length) }
         // Random tokens, as llama-bench uses: the speed does not depend on the text.
         var rng = SystemRandomNumberGenerator()
         func tokens(_ count: Int) -> [Int32] { (0..<count).map { _ in Int32.random(in: 0..<vocabulary, using: &rng) } }
+        /// Runs `count` tokens on every sequence: steps of up to the batch capacity shared evenly.
+        func feed(_ count: Int) {
+            let prompts = caches.map { _ in tokens(count) }
+            let share = max(1, transformer.batchCapacity / parallel)
+            var done = 0
+            while done < count {
+                let m = min(share, count - done)
+                _ = transformer.forward(batch: caches.indices.map { .init(cache: caches[$0], tokens: prompts[$0][done..<(done + m)], wantsLogits: done + m == count) })
+                done += m
+            }
+        }
         func prepare() {
-            cache.truncate(to: 0)
-            if depth > 0 { _ = transformer.forward(tokens(depth), cache: cache) }
+            for cache in caches { cache.truncate(to: 0) }
+            if depth > 0 { feed(depth) }
         }
         func measure(_ name: String, tokenCount: Int, _ body: () -> Void) -> Result {
             var rates: [Double] = []
@@ -38,24 +56,24 @@ struct Bench: ParsableCommand {
                 prepare()
                 let start = Date()
                 body()
-                rates.append(Double(tokenCount) / Date().timeIntervalSince(start))
+                rates.append(Double(tokenCount * parallel) / Date().timeIntervalSince(start))
             }
             let mean = rates.reduce(0, +) / Double(rates.count)
             let sd = rates.count > 1 ? (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(rates.count - 1)).squareRoot() : 0
-            return Result(test: name + (depth > 0 ? " @ d\(depth)" : ""), tokensPerSecond: mean, stddev: sd)
+            return Result(test: name + (depth > 0 ? " @ d\(depth)" : "") + (parallel > 1 ? " x\(parallel)" : ""), tokensPerSecond: mean, stddev: sd)
         }
 
         // One warm-up pass maps the weights in.
         prepare()
-        _ = transformer.forward(tokens(8), cache: cache)
+        feed(8)
 
         var results: [Result] = []
         if p > 0 {
-            results.append(measure("pp\(p)", tokenCount: p) { _ = transformer.forward(tokens(p), cache: cache) })
+            results.append(measure("pp\(p)", tokenCount: p) { feed(p) })
         }
         if n > 0 {
             results.append(measure("tg\(n)", tokenCount: n) {
-                for t in tokens(n) { _ = transformer.forward([t], cache: cache) }
+                for _ in 0..<n { feed(1) }
             })
         }
         let name = URL(fileURLWithPath: model).lastPathComponent

@@ -301,3 +301,12 @@ def test_kibana_first_turn_stream(server):
         assert call["name"] in tools
         assert isinstance(json.loads(call["arguments"]), dict)
     assert "<tool_call>" not in content
+
+
+def test_ignore_eos_generates_to_the_limit(client):
+    # Without it the model ends its one-word answer at once; with it (llama.cpp's extension) it runs to max_tokens.
+    ask = dict(model=MODEL_ID, temperature=0, max_tokens=40,
+               messages=[{"role": "user", "content": "Answer with one word: what color is the sky?"}])
+    assert client.chat.completions.create(**ask).usage.completion_tokens < 40
+    r = client.chat.completions.create(**ask, extra_body={"ignore_eos": True})
+    assert r.usage.completion_tokens == 40 and r.choices[0].finish_reason == "length"
