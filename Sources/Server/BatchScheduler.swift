@@ -6,8 +6,8 @@ import Synchronization
 /// Continuous batching for one loaded model: up to `parallel` sequences advance together, one
 /// forward step at a time on the process's inference lane, each step a batch of rows of every
 /// generating sequence (one token each) plus a chunk of the oldest prompts still being processed.
-/// While others generate, prompt chunks are kept small enough that a step takes about two
-/// generation steps, so running streams keep streaming through a long prompt.
+/// Prompts that arrive together are processed at full speed; a prompt arriving while streams run
+/// goes in chunks small enough that they keep streaming (`prefillChunk`).
 ///
 /// A new sequence starts from the longest prefix of its prompt already computed: pages of the
 /// pool's prefix index, or the cache of another sequence (running or recently finished), shared up
@@ -36,8 +36,9 @@ final class BatchScheduler: @unchecked Sendable {
     /// from its own tail page.
     private var retained: [KVCache] = []
     private var placedAt: [ObjectIdentifier: Date] = [:]
-    /// Running averages of a generation-only step and of one prompt token's share of a step.
-    private var decodeStepSeconds = 0.0
+    /// Running averages of a generation-only step by its number of sequences, and of one prompt
+    /// token's share of a step.
+    private var decodeStepSeconds: [Int: Double] = [:]
     private var prefillTokenSeconds = 0.0
 
     init(transformer: Transformer, queue: InferenceQueue, parallel: Int, contextLength: Int,
@@ -145,7 +146,12 @@ final class BatchScheduler: @unchecked Sendable {
         }
         let decoders = chunks.count
         var budget = transformer.batchCapacity - decoders
-        if decoders > 0 { budget = min(budget, prefillChunk) }
+        // A stream that was generating before the oldest waiting prompt arrived is protected from
+        // long steps; requests that arrived together have their prompts processed at full speed.
+        let waiting = active.filter { $0.cache != nil && $0.isPrefilling }
+        if let oldest = waiting.first?.admittedAt, sequences.contains(where: { ($0.generatingSince ?? .distantFuture) < oldest }) {
+            budget = min(budget, prefillChunk(decoders: decoders, prompts: waiting.count))
+        }
         var prefillTokens = 0
         for s in active where budget > 0 {
             guard let cache = s.cache, s.isPrefilling else { continue }
@@ -161,19 +167,33 @@ final class BatchScheduler: @unchecked Sendable {
         return (chunks, sequences, prefillTokens, decoders)
     }
 
-    /// Prompt tokens a step takes beside generating sequences: about one generation step's worth.
-    private var prefillChunk: Int {
-        guard decodeStepSeconds > 0, prefillTokenSeconds > 0 else { return 32 }
-        return max(16, min(transformer.batchCapacity, Int(decodeStepSeconds / prefillTokenSeconds)))
+    /// Prompt tokens a step takes beside `decoders` generating sequences while `prompts` sequences
+    /// wait for their prompt: with one prompt, enough to make the step about 2.3 generation steps
+    /// long (so a running stream's token gaps stay within 3× their usual length); with more prompts
+    /// than generating sequences, proportionally more (newcomers get a fair share of the cores).
+    /// Whole groups of eight (the fast kernel) when that allows eight or more.
+    private func prefillChunk(decoders: Int, prompts: Int) -> Int {
+        guard let decode = decodeStep(decoders), prefillTokenSeconds > 0 else { return 8 }
+        let share = 1.3 * max(1, Double(prompts) / Double(decoders))
+        let fits = Int(min(Double(transformer.batchCapacity), share * decode / prefillTokenSeconds))
+        return fits >= 8 ? fits / 8 * 8 : max(2, fits)
+    }
+
+    /// A generation-only step of `rows` sequences: measured, or scaled from the nearest measured
+    /// smaller one (an overestimate: rows share the weights' reading).
+    private func decodeStep(_ rows: Int) -> Double? {
+        if let known = decodeStepSeconds[rows] { return known }
+        guard let nearest = decodeStepSeconds.keys.filter({ $0 < rows }).max(), let seconds = decodeStepSeconds[nearest] else { return nil }
+        return seconds * Double(rows) / Double(nearest)
     }
 
     private func learn(seconds: Double, prefillTokens: Int, decoders: Int) {
-        func average(_ old: Double, _ new: Double) -> Double { old == 0 ? new : 0.8 * old + 0.2 * new }
+        func average(_ old: Double?, _ new: Double) -> Double { old.map { 0.8 * $0 + 0.2 * new } ?? new }
         if prefillTokens == 0 {
-            decodeStepSeconds = average(decodeStepSeconds, seconds)
+            decodeStepSeconds[decoders] = average(decodeStepSeconds[decoders], seconds)
         } else {
-            let prompt = max(0, seconds - (decoders > 0 ? decodeStepSeconds : 0))
-            prefillTokenSeconds = average(prefillTokenSeconds, prompt / Double(prefillTokens))
+            let prompt = max(0, seconds - (decoders > 0 ? decodeStep(decoders) ?? 0 : 0))
+            prefillTokenSeconds = average(prefillTokenSeconds == 0 ? nil : prefillTokenSeconds, prompt / Double(prefillTokens))
         }
     }
 
@@ -191,6 +211,7 @@ final class BatchScheduler: @unchecked Sendable {
         if s.isPrefilling {
             let placed = placedAt.removeValue(forKey: ObjectIdentifier(s)) ?? s.admittedAt
             s.state.promptDone(reused: s.state.result.reusedPromptTokens, seconds: Date().timeIntervalSince(placed))
+            s.generatingSince = Date()
         }
         s.next = s.state.next(logits, roomForMore: cache.count < cache.capacity, onText: s.send)
         if s.next == nil { end(s, nil) }
