@@ -12,10 +12,13 @@ public struct Settings: Codable, Sendable, Equatable {
     public var defaultContextLength: Int?
     /// Idle seconds after which a model loaded just in time is unloaded.
     public var jitTTLSeconds = 3600
+    /// Bytes of reused prompt prefixes kept on disk per model, across restarts (0: none).
+    public var prefixCacheBytes = 2 << 30
 
     enum CodingKeys: String, CodingKey {
         case trustedPublishers = "trusted_publishers", jitLoading = "jit_loading"
         case defaultContextLength = "default_context_length", jitTTLSeconds = "jit_ttl_seconds"
+        case prefixCacheBytes = "prefix_cache_bytes"
     }
 
     public init() {}
@@ -26,6 +29,7 @@ public struct Settings: Codable, Sendable, Equatable {
         jitLoading = try c.decodeIfPresent(Bool.self, forKey: .jitLoading) ?? true
         defaultContextLength = try c.decodeIfPresent(Int.self, forKey: .defaultContextLength)
         jitTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .jitTTLSeconds) ?? 3600
+        prefixCacheBytes = try c.decodeIfPresent(Int.self, forKey: .prefixCacheBytes) ?? 2 << 30
     }
 
     public static func load(from home: WickHome) throws -> Settings {

@@ -18,6 +18,8 @@ public struct WickHome: Sendable {
     public var serviceState: URL { root.appendingPathComponent("service.json") }
     public var settings: URL { root.appendingPathComponent("settings.json") }
     public var logs: URL { root.appendingPathComponent("logs") }
+    /// KV pages of reused prompt prefixes, per model (`PrefixDiskCache`).
+    public var cache: URL { root.appendingPathComponent("cache") }
     public var serviceLog: URL { logs.appendingPathComponent("server.log") }
 
     /// Creates the folders that must exist (only the owner may read them: the state names a key file).

@@ -99,10 +99,10 @@ public final class KVCache: @unchecked Sendable {
     }
 
     /// Makes the cache hold the longest beginning of `prompt` (at most `limit` tokens) it can
-    /// without computing: what it already holds, then registered pages of the prefix index.
-    /// Returns how many tokens it holds.
+    /// without computing: what it already holds, then registered pages of the prefix index, then
+    /// pages `disk` kept. Returns how many tokens it holds.
     @discardableResult
-    public func reuse(_ prompt: [Int32], limit: Int) -> Int {
+    public func reuse(_ prompt: [Int32], limit: Int, disk: PrefixDiskCache? = nil) -> Int {
         var common = 0
         let bound = min(limit, prompt.count, count)
         while common < bound && prompt[common] == tokens[common] { common += 1 }
@@ -110,7 +110,8 @@ public final class KVCache: @unchecked Sendable {
         let size = KVPagePool.pageSize
         while count & Self.mask == 0 && count + size <= min(limit, prompt.count) {
             let parent = hashes.last ?? PageHash.root
-            guard let (page, hash) = pool.lookup(parent: parent, tokens: prompt[count..<(count + size)]) else { break }
+            let next = prompt[count..<(count + size)]
+            guard let (page, hash) = pool.lookup(parent: parent, tokens: next) ?? disk?.load(parent: parent, tokens: next, into: pool) else { break }
             pages[pageCount] = page
             pageCount += 1
             tokens += prompt[count..<(count + size)]
@@ -142,6 +143,9 @@ public final class KVCache: @unchecked Sendable {
         tokens = Array(other.tokens[..<held])
         return held
     }
+
+    /// Each full page and its chain hash, from the start.
+    var fullPages: [(page: Int32, hash: UInt64)] { hashes.indices.map { (pages[$0], hashes[$0]) } }
 
     /// Bytes this sequence's pages hold (shared pages counted in full).
     public var byteCount: Int { pageCount * pool.byteCount / pool.pageCount }

@@ -77,6 +77,12 @@ public final class KVPagePool: @unchecked Sendable {
         return state.withLock { s in s.lookup(hash: hash, tokens: tokens).map { ($0, hash) } }
     }
 
+    /// Every layer's keys and values of `page` (`pageStride` halves each).
+    func withPage(_ page: Int32, _ body: (UnsafeMutableBufferPointer<Float16>, UnsafeMutableBufferPointer<Float16>) -> Void) {
+        body(UnsafeMutableBufferPointer(start: keys + Int(page) * pageStride, count: pageStride),
+             UnsafeMutableBufferPointer(start: values + Int(page) * pageStride, count: pageStride))
+    }
+
     /// Copies the first `rows` positions of every layer of `source` into `target`.
     func copy(_ source: Int32, to target: Int32, rows: Int) {
         for layer in 0..<layers {

@@ -13,13 +13,16 @@ import Synchronization
 /// pool's prefix index, or the cache of another sequence (running or recently finished), shared up
 /// to the last full page and copied beyond. When an earlier sequence is still computing a longer
 /// common beginning (two conversations with the same system prompt arriving together), the later
-/// one waits for it rather than computing the same prefix twice.
+/// one waits for it rather than computing the same prefix twice. Reused prefixes are also written
+/// to the model's `PrefixDiskCache` and read back from it after a restart.
 final class BatchScheduler: @unchecked Sendable {
     let transformer: Transformer
     let queue: InferenceQueue
     let pool: KVPagePool
     let parallel: Int
     let contextLength: Int
+    /// Where reused prefixes are kept across restarts.
+    let disk: PrefixDiskCache?
     /// Called on the lane when a sequence ends (its place in the queue is already freed).
     let onFinish: @Sendable (GenerationResult) -> Void
 
@@ -41,8 +44,9 @@ final class BatchScheduler: @unchecked Sendable {
     private var decodeStepSeconds: [Int: Double] = [:]
     private var prefillTokenSeconds = 0.0
 
-    init(transformer: Transformer, queue: InferenceQueue, parallel: Int, contextLength: Int,
+    init(transformer: Transformer, queue: InferenceQueue, parallel: Int, contextLength: Int, disk: PrefixDiskCache? = nil,
          onFinish: @escaping @Sendable (GenerationResult) -> Void) {
+        self.disk = disk
         self.transformer = transformer
         self.queue = queue
         self.parallel = parallel
@@ -108,7 +112,7 @@ final class BatchScheduler: @unchecked Sendable {
     private func place(_ s: ScheduledSequence) {
         let limit = s.prompt.count - 1
         let cache = KVCache(pool: pool, capacity: contextLength)
-        var held = cache.reuse(s.prompt, limit: limit)
+        var held = cache.reuse(s.prompt, limit: limit, disk: disk)
         for other in active.compactMap(\.cache) + retained.reversed() {
             let common = Self.commonPrefix(other.tokens, s.prompt, limit: limit)
             if common > held {
@@ -120,6 +124,8 @@ final class BatchScheduler: @unchecked Sendable {
             .map { Self.commonPrefix($0.prompt, s.prompt, limit: limit) }.max() ?? 0
         guard promised < held + KVPagePool.pageSize else { return }
         s.cache = cache
+        // A prefix used a second time (a system prompt, a tool list) is worth keeping across restarts.
+        if held >= KVPagePool.pageSize { disk?.store(cache, upTo: held) }
         placedAt[ObjectIdentifier(s)] = Date()
         s.state.promptDone(reused: held, seconds: 0)
     }

@@ -31,7 +31,10 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
 
     /// Loads the opened `file` (at `path`) for exactly `contextLength` tokens per sequence (checked by
     /// `LoadPlanner`: a length beyond the trained one is used as asked), `parallel` sequences at once.
-    public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, parallel: Int = 4, queue: InferenceQueue) throws {
+    /// `prefixCache`: where reused prompt prefixes are kept across restarts (a folder per model
+    /// file is made in it) and how many bytes they may take.
+    public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, parallel: Int = 4,
+                prefixCache: (directory: URL, bytes: Int)? = nil, queue: InferenceQueue) throws {
         tokenizer = try Tokenizer(gguf: file)
         transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, pool: queue.pool)
         trainedContextLength = transformer.config.trainedContext
@@ -40,7 +43,13 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
         let activity = self.activity, logger = self.logger
         let id = id ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         self.id = id
-        scheduler = BatchScheduler(transformer: transformer, queue: queue, parallel: parallel, contextLength: contextLength) { result in
+        let disk = prefixCache.flatMap { cache -> PrefixDiskCache? in
+            guard cache.bytes > 0 else { return nil }
+            let fingerprint = PrefixDiskCache.fingerprint(of: file)
+            let folder = fingerprint.map { String(format: "%02x", $0) }.joined()
+            return PrefixDiskCache(directory: cache.directory.appendingPathComponent(folder), fingerprint: fingerprint, budgetBytes: cache.bytes)
+        }
+        scheduler = BatchScheduler(transformer: transformer, queue: queue, parallel: parallel, contextLength: contextLength, disk: disk) { result in
             Self.log(result, id: id, logger: logger)
             activity.ended()
         }

@@ -90,10 +90,11 @@ public actor ModelHost {
     private func start(identifier: String, plan: LoadPlanner.Plan, ttl: Int?) async throws -> Instance {
         guard plan.fits else { throw LoadPlanner.insufficientMemory(plan) }
         let queue = self.queue
+        let prefixCache = store.map { (directory: $0.home.cache, bytes: settings.prefixCacheBytes) }
         let task = Task.detached { () throws -> Instance in
             let started = ContinuousClock.now
             let model = try ChatModel(file: plan.file, path: plan.path, id: identifier, contextLength: plan.contextLength,
-                                      parallel: plan.parallel, queue: queue)
+                                      parallel: plan.parallel, prefixCache: prefixCache, queue: queue)
             let elapsed = ContinuousClock.now - started
             return Instance(identifier: identifier, key: plan.key, model: model, ttl: ttl,
                             loadSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)

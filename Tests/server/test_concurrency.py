@@ -12,11 +12,11 @@ SYSTEM = ("You are a helpful assistant for an observability platform. " +
           " ".join(f"Rule {i}: answer precisely, cite the data source, and keep the reply short." for i in range(30)))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def start(home):
+    """A server with its own WICK_HOME; returns (process, base address)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "WICK_API_KEY"}
-    env["WICK_HOME"] = str(tmp_path_factory.mktemp("home"))
+    env["WICK_HOME"] = str(home)
     proc = subprocess.Popen([WICK, "server", "start", "--foreground", "--model", QWEN, "--port", str(port),
                              "--context-length", "2048", "--parallel", "4", "--max-queued", "16"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -24,14 +24,24 @@ def server(tmp_path_factory):
     for _ in range(240):
         try:
             urllib.request.urlopen(base + "/health", timeout=1)
-            break
+            return proc, base
         except Exception:
             if proc.poll() is not None:
                 raise RuntimeError(proc.stderr.read().decode())
             time.sleep(0.25)
-    yield base
+    raise RuntimeError("the server did not start")
+
+
+def stop(proc):
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc, base = start(tmp_path_factory.mktemp("home"))
+    yield base
+    stop(proc)
 
 
 @pytest.fixture
@@ -107,3 +117,35 @@ def test_a_client_that_disconnects_frees_its_sequence_at_once(server, client):
     while queued(server) != 0 and time.time() < deadline:
         time.sleep(0.1)
     assert queued(server) == 0
+
+
+def test_a_reused_prefix_is_read_back_from_disk_after_a_restart(tmp_path):
+    system = "Restart desk. " + SYSTEM
+    proc, base = start(tmp_path)
+    try:
+        c = openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=300)
+        first = ask_with_system(c, system, "Which rule comes first?")
+        ask_with_system(c, system, "How many rules are there?")  # reused: now kept on disk
+    finally:
+        stop(proc)
+    assert list((tmp_path / "cache").glob("*/*.kv")), "pages were written"
+    proc, base = start(tmp_path)
+    try:
+        c = openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=300)
+        again = ask_with_system(c, system, "Is there a rule about sources?")
+        assert again.usage.prompt_tokens_details.cached_tokens >= first.usage.prompt_tokens - 64 - 20
+        # A damaged cache is ignored, never trusted: the answer is the one computed from nothing.
+        for page in (tmp_path / "cache").glob("*/*.kv"):
+            data = bytearray(page.read_bytes())
+            data[len(data) // 2] ^= 0x55
+            page.write_bytes(bytes(data))
+    finally:
+        stop(proc)
+    proc, base = start(tmp_path)
+    try:
+        c = openai.OpenAI(base_url=base + "/v1", api_key="none", timeout=300)
+        damaged = ask_with_system(c, system, "Is there a rule about sources?")
+        assert damaged.usage.prompt_tokens_details.cached_tokens < 64
+        assert damaged.choices[0].message.content == again.choices[0].message.content
+    finally:
+        stop(proc)
