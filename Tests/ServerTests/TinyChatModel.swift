@@ -52,8 +52,8 @@ enum TinyChatModel {
         return path
     }
 
-    static func load(queue: InferenceQueue = InferenceQueue(threads: 1, maxQueued: 4)) throws -> ChatModel {
+    static func load(queue: InferenceQueue = InferenceQueue(threads: 1, maxQueued: 4), contextLength: Int = 256) throws -> ChatModel {
         let path = try file()
-        return try ChatModel(file: GGUFFile(path: path), path: path, id: "tiny", contextLength: 256, queue: queue)
+        return try ChatModel(file: GGUFFile(path: path), path: path, id: "tiny", contextLength: contextLength, queue: queue)
     }
 }
