@@ -57,7 +57,7 @@ let package = Package(
         // Tests on the real models fetched by scripts/fetch-test-models.
         .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "GGUF"]),
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], exclude: ["Fixtures"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Templates", "Engine", "GGUF", .product(name: "Hummingbird", package: "hummingbird"),

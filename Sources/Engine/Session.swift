@@ -7,9 +7,9 @@ public final class Session: @unchecked Sendable {
     public let transformer: Transformer
     public let cache: KVCache
 
-    public init(transformer: Transformer, contextLength: Int) {
+    public init(transformer: Transformer, contextLength: Int, kvCacheType: KVCacheType = .f16) {
         self.transformer = transformer
-        cache = transformer.makeCache(contextLength: contextLength)
+        cache = transformer.makeCache(contextLength: contextLength, type: kvCacheType)
     }
 
     public var contextLength: Int { cache.capacity }

@@ -19,7 +19,9 @@ extension Transformer {
     func attention(layer: Int, segments: [Segment], window: Int?) {
         var rows = 0
         for (index, segment) in segments.enumerated() {
-            if segment.count == 1 || segment.start + segment.count <= Self.attentionBlock {
+            // The row path reads half-precision rows (llama.cpp's rounding); a q8_0 cache is widened
+            // block by block instead, which its int8 rows make the faster way.
+            if segment.cache.type == .f16 && (segment.count == 1 || segment.start + segment.count <= Self.attentionBlock) {
                 for t in 0..<segment.count {
                     scratch.rowSegments[rows] = Int32(index)
                     scratch.rowIndices[rows] = Int32(t)
@@ -39,7 +41,7 @@ extension Transformer {
     /// maximum), and the weighted values summed in a half-precision accumulator that is rescaled
     /// whenever a new maximum appears. Weights are found for all positions before the values are read.
     /// The rows are listed in `scratch.rowSegments`/`rowIndices`: one job per (row, query head) across
-    /// all sequences of the step.
+    /// all sequences of the step. f16 caches only.
     private func rowAttention(layer: Int, segments: [Segment], rows: Int, window: Int?) {
         let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads, qDim = c.heads * d
         let preScale: Float = c.scalesQueries ? c.attentionScale : 1
@@ -56,7 +58,8 @@ extension Transformer {
                 for i in 0..<d { q[i] = Float(Float16(q[i] * preScale)) }
                 var maxScore = -Float.infinity
                 for p in first...last {
-                    let score = HalfVectors.dotInSteps(q, cache.key(layer: layer, position: p) + kvOffset, count: d) * scoreScale
+                    let key = cache.key(layer: layer, position: p).assumingMemoryBound(to: Float16.self) + kvOffset
+                    let score = HalfVectors.dotInSteps(q, key, count: d) * scoreScale
                     rescales[p] = 1
                     weights[p] = 1
                     if score > maxScore {
@@ -70,7 +73,8 @@ extension Transformer {
                 var sum: Float = 0
                 for p in first...last {
                     if rescales[p] != 1 { HalfVectors.scaleHalf(accumulator, rescales[p], count: d) }
-                    HalfVectors.addScaledHalf(accumulator, weights[p], cache.value(layer: layer, position: p) + kvOffset, count: d)
+                    let value = cache.value(layer: layer, position: p).assumingMemoryBound(to: Float16.self) + kvOffset
+                    HalfVectors.addScaledHalf(accumulator, weights[p], value, count: d)
                     sum = weights[p].addingProduct(sum, rescales[p])
                 }
                 let out = s.attention + t * qDim + h * d, inverse = 1 / sum
@@ -83,7 +87,7 @@ extension Transformer {
     private func batchedAttention(layer: Int, segment: Segment, window: Int?) {
         let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads
         let n = segment.count, start = segment.start, cache = segment.cache, base = segment.firstRow
-        let qDim = c.heads * d, kvDim = c.kvHeads * d
+        let qDim = c.heads * d
         let tile = Self.attentionTile, block = Self.attentionBlock
         let tiles = (n + tile - 1) / tile
         pool.parallelFor(tiles * c.kvHeads) { range, thread in
@@ -100,12 +104,12 @@ extension Transformer {
                 let lo = first(0), hi = last(rows - 1)
                 /// Walks [lo, hi] in page-aligned blocks of `source` rows widened to f32; `body(r, from, count, rows)` gets
                 /// each query row's visible part of the block.
-                @inline(__always) func blocks(_ source: (Int) -> UnsafeMutablePointer<Float16>,
+                @inline(__always) func blocks(_ source: (Int) -> UnsafeMutableRawPointer,
                                               _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
                     var b = lo
                     while b <= hi {
                         let m = min(block - b % block, hi - b + 1)
-                        AttentionBlocks.widen(source(b) + g * d, stride: kvDim, rows: m, d: d, into: widened)
+                        cache.type.widen(source(b) + cache.type.headOffset(g, d: d), rowBytes: cache.rowBytes, rows: m, d: d, into: widened)
                         for r in 0..<rows {
                             let from = max(b, first(r)), to = min(b + m - 1, last(r))
                             if from <= to { body(r, from, to - from + 1, widened + (from - b) * d) }

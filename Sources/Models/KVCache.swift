@@ -11,11 +11,12 @@ public final class KVCache: @unchecked Sendable {
     private var hashes: [UInt64] = []
     private let pages: UnsafeMutablePointer<Int32>
     private var pageCount = 0
-    private let keys: UnsafeMutablePointer<Float16>
-    private let values: UnsafeMutablePointer<Float16>
+    private let keys: UnsafeMutableRawPointer
+    private let values: UnsafeMutableRawPointer
     private let pageStride: Int
     private let layerStride: Int
-    private let kvDim: Int
+    let rowBytes: Int
+    let type: KVCacheType
     private static let shift = KVPagePool.pageSize.trailingZeroBitCount
     private static let mask = KVPagePool.pageSize - 1
 
@@ -28,7 +29,8 @@ public final class KVCache: @unchecked Sendable {
         values = pool.values
         pageStride = pool.pageStride
         layerStride = pool.layerStride
-        kvDim = pool.kvDim
+        rowBytes = pool.rowBytes
+        type = pool.type
     }
 
     deinit {
@@ -39,16 +41,17 @@ public final class KVCache: @unchecked Sendable {
     /// Positions filled so far.
     public var count: Int { tokens.count }
 
-    @inline(__always) func key(layer: Int, position: Int) -> UnsafeMutablePointer<Float16> {
+    /// The row of keys (or values) of a layer at a position, stored as `type` says.
+    @inline(__always) func key(layer: Int, position: Int) -> UnsafeMutableRawPointer {
         keys + offset(layer: layer, position: position)
     }
 
-    @inline(__always) func value(layer: Int, position: Int) -> UnsafeMutablePointer<Float16> {
+    @inline(__always) func value(layer: Int, position: Int) -> UnsafeMutableRawPointer {
         values + offset(layer: layer, position: position)
     }
 
     @inline(__always) private func offset(layer: Int, position: Int) -> Int {
-        Int(pages[position >> Self.shift]) * pageStride + layer * layerStride + (position & Self.mask) * kvDim
+        Int(pages[position >> Self.shift]) * pageStride + layer * layerStride + (position & Self.mask) * rowBytes
     }
 
     /// Makes room to write the next `n` positions: pages for them, and the page where writing

@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Keys and values of a model's sequences in fixed pages of `pageSize` positions (half precision, as
-/// llama.cpp's default f16 cache). A page holds every layer: layer l's keys are `pageSize` rows of
-/// `kvDim` halves, so the attention's blocks of 64 positions are one contiguous run.
+/// Keys and values of a model's sequences in fixed pages of `pageSize` positions, stored as `type`
+/// says (f16 by default, as llama.cpp's cache). A page holds every layer: layer l's keys are
+/// `pageSize` rows of `kvDim` values, so the attention's blocks of 64 positions are one contiguous run.
 ///
 /// Pages are reference-counted by the sequences (`KVCache`) that use them. A full page can be
 /// registered under the hash chain of the tokens up to its end: the prefix index. A registered page
@@ -14,23 +14,27 @@ public final class KVPagePool: @unchecked Sendable {
     public let pageCount: Int
     public let layers: Int
     public let kvDim: Int
-    let keys: UnsafeMutablePointer<Float16>
-    let values: UnsafeMutablePointer<Float16>
-    /// Halves per page (all layers) and per layer within a page.
+    public let type: KVCacheType
+    let keys: UnsafeMutableRawPointer
+    let values: UnsafeMutableRawPointer
+    /// Bytes per row of `kvDim` values, per page (all layers) and per layer within a page.
+    let rowBytes: Int
     let pageStride: Int
     let layerStride: Int
     private let state: Mutex<PageState>
 
-    public init(layers: Int, kvDim: Int, pages: Int) {
+    public init(layers: Int, kvDim: Int, pages: Int, type: KVCacheType = .f16) {
         precondition(pages > 0)
         self.layers = layers
         self.kvDim = kvDim
+        self.type = type
         pageCount = pages
-        layerStride = Self.pageSize * kvDim
+        rowBytes = type.rowBytes(kvDim)
+        layerStride = Self.pageSize * rowBytes
         pageStride = layers * layerStride
         // Untouched pages cost address space only: memory is taken as positions are written.
-        keys = .allocate(capacity: pages * pageStride)
-        values = .allocate(capacity: pages * pageStride)
+        keys = .allocate(byteCount: pages * pageStride, alignment: 64)
+        values = .allocate(byteCount: pages * pageStride, alignment: 64)
         state = Mutex(PageState(pages: pages))
     }
 
@@ -40,7 +44,7 @@ public final class KVPagePool: @unchecked Sendable {
     }
 
     /// Bytes of keys and values for every page.
-    public var byteCount: Int { 2 * pageCount * pageStride * MemoryLayout<Float16>.size }
+    public var byteCount: Int { 2 * pageCount * pageStride }
 
     /// Pages in use by sequences, cached (registered, unused), and free.
     public struct Usage: Sendable, Equatable {
@@ -77,18 +81,18 @@ public final class KVPagePool: @unchecked Sendable {
         return state.withLock { s in s.lookup(hash: hash, tokens: tokens).map { ($0, hash) } }
     }
 
-    /// Every layer's keys and values of `page` (`pageStride` halves each).
-    func withPage(_ page: Int32, _ body: (UnsafeMutableBufferPointer<Float16>, UnsafeMutableBufferPointer<Float16>) -> Void) {
-        body(UnsafeMutableBufferPointer(start: keys + Int(page) * pageStride, count: pageStride),
-             UnsafeMutableBufferPointer(start: values + Int(page) * pageStride, count: pageStride))
+    /// Every layer's keys and values of `page` (`pageStride` bytes each).
+    func withPage(_ page: Int32, _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableRawBufferPointer) -> Void) {
+        body(UnsafeMutableRawBufferPointer(start: keys + Int(page) * pageStride, count: pageStride),
+             UnsafeMutableRawBufferPointer(start: values + Int(page) * pageStride, count: pageStride))
     }
 
     /// Copies the first `rows` positions of every layer of `source` into `target`.
     func copy(_ source: Int32, to target: Int32, rows: Int) {
         for layer in 0..<layers {
             let from = Int(source) * pageStride + layer * layerStride, to = Int(target) * pageStride + layer * layerStride
-            (keys + to).update(from: keys + from, count: rows * kvDim)
-            (values + to).update(from: values + from, count: rows * kvDim)
+            (keys + to).copyMemory(from: keys + from, byteCount: rows * rowBytes)
+            (values + to).copyMemory(from: values + from, byteCount: rows * rowBytes)
         }
     }
 

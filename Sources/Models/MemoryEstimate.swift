@@ -1,23 +1,26 @@
 import GGUF
 
-/// What loading a model for a context length takes, in bytes: the mapped weights, the f16 KV cache
-/// for every position of `parallel` sequences, and the per-batch and per-thread scratch (attention scores over the context
+/// What loading a model for a context length takes, in bytes: the mapped weights, the KV cache (of
+/// the type asked for) for every position of `parallel` sequences, and the per-batch and per-thread scratch (attention scores over the context
 /// for each thread, logits of a batch). Checked before a load so that a context the machine cannot
 /// hold is refused with these numbers rather than failing later.
 public struct MemoryEstimate: Sendable, Equatable {
     public let weightsBytes: Int64
     public let kvCacheBytes: Int64
     public let scratchBytes: Int64
+    /// The model's attention head size (what a KV cache type may require).
+    public let headDim: Int
 
     public var totalBytes: Int64 { weightsBytes + kvCacheBytes + scratchBytes }
 
-    public init(gguf: GGUFFile, contextLength: Int, parallel: Int = 1, threads: Int, batch: Int = 256) throws {
+    public init(gguf: GGUFFile, contextLength: Int, parallel: Int = 1, kvCacheType: KVCacheType = .f16, threads: Int, batch: Int = 256) throws {
         let vocabulary = gguf.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
         let c = try Architectures.config(for: gguf, vocabularySize: vocabulary)
         let context = Int64(contextLength)
         weightsBytes = Int64(gguf.tensors.reduce(0) { $0 + $1.byteCount })
+        headDim = c.headDim
         let pages = Int64((contextLength * parallel + KVPagePool.pageSize - 1) / KVPagePool.pageSize)
-        kvCacheBytes = 2 * Int64(c.layers) * pages * Int64(KVPagePool.pageSize) * Int64(c.kvHeads * c.headDim) * 2
+        kvCacheBytes = 2 * Int64(c.layers) * pages * Int64(KVPagePool.pageSize) * Int64(kvCacheType.rowBytes(c.kvHeads * c.headDim))
         let scoreRows = Int64(Transformer.attentionTile * (c.heads / max(c.kvHeads, 1)))
         let scores = Int64(threads) * scoreRows * context * 4
         let perToken = 4 * c.embeddingLength + 3 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 2 * c.feedForwardLength + c.vocabularySize

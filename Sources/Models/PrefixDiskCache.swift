@@ -73,7 +73,7 @@ public final class PrefixDiskCache: @unchecked Sendable {
         guard stored.withLock({ $0.contains(hash) }) else { return nil }
         let file = url(hash)
         let expected = header(hash: hash, parent: parent, tokens: tokens, pool: pool)
-        let payload = 2 * pool.pageStride * MemoryLayout<Float16>.size
+        let payload = 2 * pool.pageStride
         guard let data = try? Data(contentsOf: file), data.count == expected.count + payload + 8,
               data.prefix(expected.count).elementsEqual(expected),
               data.withUnsafeBytes({ raw in
@@ -89,8 +89,8 @@ public final class PrefixDiskCache: @unchecked Sendable {
         pool.withPage(page) { keys, values in
             data.withUnsafeBytes { raw in
                 let start = raw.baseAddress! + expected.count
-                UnsafeMutableRawBufferPointer(keys).copyMemory(from: UnsafeRawBufferPointer(start: start, count: keys.count * 2))
-                UnsafeMutableRawBufferPointer(values).copyMemory(from: UnsafeRawBufferPointer(start: start + keys.count * 2, count: values.count * 2))
+                keys.copyMemory(from: UnsafeRawBufferPointer(start: start, count: keys.count))
+                values.copyMemory(from: UnsafeRawBufferPointer(start: start + keys.count, count: values.count))
             }
         }
         _ = pool.register(page, parent: parent, tokens: tokens)
@@ -105,7 +105,8 @@ public final class PrefixDiskCache: @unchecked Sendable {
         func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
         append(UInt32(fingerprint.count))
         bytes += fingerprint
-        for n in [pool.layers, pool.kvDim, KVPagePool.pageSize, MemoryLayout<Float16>.size] { append(UInt32(n)) }
+        for n in [pool.layers, pool.kvDim, KVPagePool.pageSize, pool.rowBytes] { append(UInt32(n)) }
+        bytes += Array(pool.type.rawValue.utf8)
         append(hash)
         append(parent)
         for t in tokens { append(t) }

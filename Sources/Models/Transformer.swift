@@ -34,14 +34,16 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// A sequence of up to `contextLength` positions on a page pool of its own.
-    public func makeCache(contextLength: Int) -> KVCache {
-        KVCache(pool: makePagePool(positions: contextLength), capacity: contextLength)
+    public func makeCache(contextLength: Int, type: KVCacheType = .f16) -> KVCache {
+        KVCache(pool: makePagePool(positions: contextLength, type: type), capacity: contextLength)
     }
 
     /// A page pool for `positions` positions of this model's keys and values, shared by sequences.
-    public func makePagePool(positions: Int) -> KVPagePool {
-        KVPagePool(layers: config.layers, kvDim: config.kvHeads * config.headDim,
-                   pages: (positions + KVPagePool.pageSize - 1) / KVPagePool.pageSize)
+    /// q8_0 needs a head size that is a multiple of 32 (`KVCacheType.supports`).
+    public func makePagePool(positions: Int, type: KVCacheType = .f16) -> KVPagePool {
+        precondition(type.supports(headDim: config.headDim), "\(type.rawValue) KV cache needs a head size that is a multiple of 32")
+        return KVPagePool(layers: config.layers, kvDim: config.kvHeads * config.headDim,
+                          pages: (positions + KVPagePool.pageSize - 1) / KVPagePool.pageSize, type: type)
     }
 
     public enum Logits { case last, all }
@@ -216,10 +218,8 @@ public final class Transformer: @unchecked Sendable {
                         if let kn = w.kNorm { kn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
                         VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox)
                     }
-                    for i in 0..<kvDim {
-                        keyRow[i] = Float16(s.k[t * kvDim + i])
-                        valueRow[i] = Float16(s.v[t * kvDim + i])
-                    }
+                    segment.cache.type.store(s.k + t * kvDim, count: kvDim, into: keyRow)
+                    segment.cache.type.store(s.v + t * kvDim, count: kvDim, into: valueRow)
                 }
             }
 

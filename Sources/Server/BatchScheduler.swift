@@ -44,7 +44,8 @@ final class BatchScheduler: @unchecked Sendable {
     private var decodeStepSeconds: [Int: Double] = [:]
     private var prefillTokenSeconds = 0.0
 
-    init(transformer: Transformer, queue: InferenceQueue, parallel: Int, contextLength: Int, disk: PrefixDiskCache? = nil,
+    init(transformer: Transformer, queue: InferenceQueue, parallel: Int, contextLength: Int, kvCacheType: KVCacheType = .f16,
+         disk: PrefixDiskCache? = nil,
          onFinish: @escaping @Sendable (GenerationResult) -> Void) {
         self.disk = disk
         self.transformer = transformer
@@ -53,7 +54,7 @@ final class BatchScheduler: @unchecked Sendable {
         self.contextLength = contextLength
         self.onFinish = onFinish
         // Each sequence may reach the full context.
-        pool = transformer.makePagePool(positions: contextLength * parallel)
+        pool = transformer.makePagePool(positions: contextLength * parallel, type: kvCacheType)
     }
 
     /// Queues a generation (its place in the `InferenceQueue` already taken).

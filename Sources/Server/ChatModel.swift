@@ -17,6 +17,7 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     public let contextLength: Int
     public let trainedContextLength: Int
     public let parallel: Int
+    public let kvCacheType: KVCacheType
     let tokenizer: Tokenizer
     let transformer: Transformer
     let scheduler: BatchScheduler
@@ -33,13 +34,14 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// `LoadPlanner`: a length beyond the trained one is used as asked), `parallel` sequences at once.
     /// `prefixCache`: where reused prompt prefixes are kept across restarts (a folder per model
     /// file is made in it) and how many bytes they may take.
-    public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, parallel: Int = 4,
+    public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, parallel: Int = 4, kvCacheType: KVCacheType = .f16,
                 prefixCache: (directory: URL, bytes: Int)? = nil, queue: InferenceQueue) throws {
         tokenizer = try Tokenizer(gguf: file)
         transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, pool: queue.pool)
         trainedContextLength = transformer.config.trainedContext
         self.contextLength = contextLength
         self.parallel = parallel
+        self.kvCacheType = kvCacheType
         let activity = self.activity, logger = self.logger
         let id = id ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         self.id = id
@@ -49,7 +51,8 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
             let folder = fingerprint.map { String(format: "%02x", $0) }.joined()
             return PrefixDiskCache(directory: cache.directory.appendingPathComponent(folder), fingerprint: fingerprint, budgetBytes: cache.bytes)
         }
-        scheduler = BatchScheduler(transformer: transformer, queue: queue, parallel: parallel, contextLength: contextLength, disk: disk) { result in
+        scheduler = BatchScheduler(transformer: transformer, queue: queue, parallel: parallel, contextLength: contextLength,
+                                   kvCacheType: kvCacheType, disk: disk) { result in
             Self.log(result, id: id, logger: logger)
             activity.ended()
         }

@@ -14,18 +14,21 @@ public struct LoadPlanner: Sendable {
     public let threads: Int
     /// Sequences a model generates at once when a load does not say (LM Studio's default is 4).
     public let defaultParallel: Int
+    /// How keys and values are stored when a load does not say.
+    public let defaultKVCacheType: KVCacheType
     let availableMemory: @Sendable () -> Int64
 
     /// The largest context a model may be loaded with (positions are 32-bit in places).
     public static let maxContextLength = 1 << 24
     public static let maxParallel = 64
 
-    public init(store: ModelStore?, settings: Settings, threads: Int, defaultParallel: Int = 4,
+    public init(store: ModelStore?, settings: Settings, threads: Int, defaultParallel: Int = 4, defaultKVCacheType: KVCacheType = .f16,
                 availableMemory: @escaping @Sendable () -> Int64 = { SystemMemory.current().availableBytes }) {
         self.store = store
         self.settings = settings
         self.threads = threads
         self.defaultParallel = defaultParallel
+        self.defaultKVCacheType = defaultKVCacheType
         self.availableMemory = availableMemory
     }
 
@@ -36,6 +39,7 @@ public struct LoadPlanner: Sendable {
         public let contextLength: Int
         /// Sequences generated at once (each may reach the context length).
         public let parallel: Int
+        public let kvCacheType: KVCacheType
         public let estimate: MemoryEstimate
         public let availableBytes: Int64
 
@@ -48,13 +52,13 @@ public struct LoadPlanner: Sendable {
     }
 
     /// Plans loading `model` (a store name or a GGUF path) for `contextLength` tokens (or the default).
-    public func plan(_ model: String, contextLength: Int?, parallel: Int? = nil) throws -> Plan {
+    public func plan(_ model: String, contextLength: Int?, parallel: Int? = nil, kvCacheType: KVCacheType? = nil) throws -> Plan {
         let (key, path) = try locate(model)
-        return try plan(key: key, path: path, contextLength: contextLength, parallel: parallel)
+        return try plan(key: key, path: path, contextLength: contextLength, parallel: parallel, kvCacheType: kvCacheType)
     }
 
     /// Plans loading a model already located.
-    func plan(key: String?, path: String, contextLength: Int?, parallel: Int? = nil) throws -> Plan {
+    func plan(key: String?, path: String, contextLength: Int?, parallel: Int? = nil, kvCacheType: KVCacheType? = nil) throws -> Plan {
         let file: GGUFFile
         do { file = try GGUFFile(path: path) } catch {
             throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
@@ -63,15 +67,18 @@ public struct LoadPlanner: Sendable {
         guard (16...Self.maxContextLength).contains(context) else {
             throw APIError.invalid("A context length must be between 16 and \(Self.maxContextLength) tokens, not \(context).", param: "context_length")
         }
-        let parallel = parallel ?? defaultParallel
+        let parallel = parallel ?? defaultParallel, kvCacheType = kvCacheType ?? defaultKVCacheType
         guard (1...Self.maxParallel).contains(parallel) else {
             throw APIError.invalid("'parallel' must be between 1 and \(Self.maxParallel), not \(parallel).", param: "parallel")
         }
         let estimate: MemoryEstimate
-        do { estimate = try MemoryEstimate(gguf: file, contextLength: context, parallel: parallel, threads: threads) } catch {
+        do { estimate = try MemoryEstimate(gguf: file, contextLength: context, parallel: parallel, kvCacheType: kvCacheType, threads: threads) } catch {
             throw APIError.invalid("\(path) cannot be loaded: \(error)", param: "model", code: "model_load_failed")
         }
-        return Plan(key: key, path: path, file: file, contextLength: context, parallel: parallel, estimate: estimate, availableBytes: availableMemory())
+        guard kvCacheType.supports(headDim: estimate.headDim) else {
+            throw APIError.invalid("A \(kvCacheType.rawValue) KV cache needs a head size that is a multiple of 32; this model's is \(estimate.headDim). Use f16.", param: "kv_cache_type")
+        }
+        return Plan(key: key, path: path, file: file, contextLength: context, parallel: parallel, kvCacheType: kvCacheType, estimate: estimate, availableBytes: availableMemory())
     }
 
     /// A file path (`/…`, `./…`, `~/…`, or an existing `.gguf` file), else a store name.

@@ -30,13 +30,17 @@ public actor ModelHost {
         public var contextLength: Int?
         /// Sequences generated at once (nil: the service's default).
         public var parallel: Int?
+        /// How keys and values are stored (nil: the service's default).
+        public var kvCacheType: KVCacheType?
         public var ttl: Int?
         public var identifier: String?
 
-        public init(model: String, contextLength: Int? = nil, parallel: Int? = nil, ttl: Int? = nil, identifier: String? = nil) {
+        public init(model: String, contextLength: Int? = nil, parallel: Int? = nil, kvCacheType: KVCacheType? = nil,
+                    ttl: Int? = nil, identifier: String? = nil) {
             self.model = model
             self.contextLength = contextLength
             self.parallel = parallel
+            self.kvCacheType = kvCacheType
             self.ttl = ttl
             self.identifier = identifier
         }
@@ -52,10 +56,11 @@ public actor ModelHost {
     private let logger = Logger(label: "wick.host")
 
     public init(queue: InferenceQueue, store: ModelStore?, settings: Settings = Settings(), defaultParallel: Int = 4,
+                defaultKVCacheType: KVCacheType = .f16,
                 availableMemory: @escaping @Sendable () -> Int64 = { SystemMemory.current().availableBytes }) {
         self.queue = queue
         planner = LoadPlanner(store: store, settings: settings, threads: queue.pool.count, defaultParallel: defaultParallel,
-                              availableMemory: availableMemory)
+                              defaultKVCacheType: defaultKVCacheType, availableMemory: availableMemory)
     }
 
     /// Identifiers of loads under way.
@@ -64,7 +69,7 @@ public actor ModelHost {
     /// Loads a model; refuses, with the numbers, when the machine's free memory cannot hold it.
     @discardableResult
     public func load(_ request: LoadRequest) async throws -> Instance {
-        let plan = try planner.plan(request.model, contextLength: request.contextLength, parallel: request.parallel)
+        let plan = try planner.plan(request.model, contextLength: request.contextLength, parallel: request.parallel, kvCacheType: request.kvCacheType)
         let base = request.identifier ?? plan.key ?? URL(fileURLWithPath: plan.path).deletingPathExtension().lastPathComponent
         let identifier: String
         if request.identifier != nil {
@@ -94,7 +99,7 @@ public actor ModelHost {
         let task = Task.detached { () throws -> Instance in
             let started = ContinuousClock.now
             let model = try ChatModel(file: plan.file, path: plan.path, id: identifier, contextLength: plan.contextLength,
-                                      parallel: plan.parallel, prefixCache: prefixCache, queue: queue)
+                                      parallel: plan.parallel, kvCacheType: plan.kvCacheType, prefixCache: prefixCache, queue: queue)
             let elapsed = ContinuousClock.now - started
             return Instance(identifier: identifier, key: plan.key, model: model, ttl: ttl,
                             loadSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import GGUF
 import Hummingbird
 import ModelStore
@@ -43,9 +44,10 @@ struct NativeAPI: Sendable {
             guard let model = try f.string("model"), !model.isEmpty else { throw APIError.invalid("'model' is required.", param: "model") }
             let load = ModelHost.LoadRequest(model: model, contextLength: try f.integer("context_length", in: 1...Int(Int32.max)),
                                              parallel: try f.integer("parallel", in: 1...LoadPlanner.maxParallel),
+                                             kvCacheType: try Self.kvCacheType(f),
                                              ttl: try f.integer("ttl", in: 1...Int(Int32.max)), identifier: try f.string("identifier"))
             if try f.bool("estimate_only") == true {
-                let plan = try host.planner.plan(model, contextLength: load.contextLength, parallel: load.parallel)
+                let plan = try host.planner.plan(model, contextLength: load.contextLength, parallel: load.parallel, kvCacheType: load.kvCacheType)
                 return WickServer.json(Self.describe(plan))
             }
             let instance = try await host.load(load)
@@ -53,7 +55,7 @@ struct NativeAPI: Sendable {
                 ("type", .string("llm")), ("instance_id", .string(instance.identifier)), ("status", .string("loaded")),
                 ("load_time_seconds", .double(instance.loadSeconds)),
                 ("load_config", Responses.object([("context_length", .int(instance.model.contextLength)), ("parallel", .int(instance.model.parallel)),
-                                                   ("ttl", instance.ttl.map(Value.int) ?? .none)])),
+                                                   ("kv_cache_type", .string(instance.model.kvCacheType.rawValue)), ("ttl", instance.ttl.map(Value.int) ?? .none)])),
             ]))
         }
         router.post("api/v1/models/unload") { request, _ in
@@ -83,6 +85,15 @@ struct NativeAPI: Sendable {
         ModelListing.entry(stored, loaded: instances.map { ($0.identifier, $0.model.contextLength) })
     }
 
+    /// `kv_cache_type`: "f16" or "q8_0" (nil: the service's default).
+    static func kvCacheType(_ f: FieldReader) throws -> KVCacheType? {
+        guard let name = try f.string("kv_cache_type") else { return nil }
+        guard let type = KVCacheType(rawValue: name) else {
+            throw APIError.invalid("'kv_cache_type' must be one of \(KVCacheType.allCases.map(\.rawValue).joined(separator: ", ")), not '\(name)'.", param: "kv_cache_type")
+        }
+        return type
+    }
+
     /// A loaded instance as `wick ps` shows it.
     static func describe(_ i: ModelHost.Instance) -> Value {
         Responses.object([
@@ -96,7 +107,7 @@ struct NativeAPI: Sendable {
     static func describe(_ plan: LoadPlanner.Plan) -> Value {
         let e = plan.estimate
         return Responses.object([
-            ("model", .string(plan.key ?? plan.path)), ("context_length", .int(plan.contextLength)), ("parallel", .int(plan.parallel)),
+            ("model", .string(plan.key ?? plan.path)), ("context_length", .int(plan.contextLength)), ("parallel", .int(plan.parallel)), ("kv_cache_type", .string(plan.kvCacheType.rawValue)),
             ("estimate", Responses.object([("weights_bytes", .int(Int(e.weightsBytes))), ("kv_cache_bytes", .int(Int(e.kvCacheBytes))),
                                            ("scratch_bytes", .int(Int(e.scratchBytes))), ("total_bytes", .int(Int(e.totalBytes)))])),
             ("available_bytes", .int(Int(plan.availableBytes))), ("fits", .bool(plan.fits)),

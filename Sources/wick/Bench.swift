@@ -10,6 +10,7 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Prompt tokens to process (0: skip).") var p = 512
     @Option(name: .short, help: "Tokens to generate (0: skip).") var n = 128
     @Option(help: "Fill the cache to this depth before each test.") var depth = 0
+    @Option(help: "How keys and values are stored: f16 or q8_0.") var kvCacheType: KVCacheType = .f16
     @Option(help: "Sequences run together in each step (as llama-batched-bench's -npl); rates are their total.") var parallel = 1
     @Option(help: "Worker threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .short, help: "Repetitions.") var r = 3
@@ -30,7 +31,10 @@ struct Bench: ParsableCommand {
         let transformer = loaded.transformer
         let vocabulary = Int32(loaded.tokenizer.vocabulary.count)
         let length = depth + max(p, 0) + max(n, 0) + 1
-        let pool = transformer.makePagePool(positions: length * parallel)
+        guard kvCacheType.supports(headDim: transformer.config.headDim) else {
+            throw ValidationError("a \(kvCacheType.rawValue) KV cache needs a head size that is a multiple of 32 (this model's: \(transformer.config.headDim))")
+        }
+        let pool = transformer.makePagePool(positions: length * parallel, type: kvCacheType)
         let caches = (0..<parallel).map { _ in KVCache(pool: pool, capacity: length) }
         // Random tokens, as llama-bench uses: the speed does not depend on the text.
         var rng = SystemRandomNumberGenerator()

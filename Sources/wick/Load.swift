@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 import ModelStore
 import Server
 
@@ -9,6 +10,7 @@ struct Load: AsyncParsableCommand {
     @Argument(help: "A downloaded model's key (or unique short name), or a GGUF path.") var model: String
     @Option(name: [.short, .customLong("context-length")], help: "Context length in tokens (used exactly as asked, or the load fails).") var contextLength: Int?
     @Option(help: "Sequences generated at once, each up to the context length (default: the service's, 4).") var parallel: Int?
+    @Option(help: "How keys and values are stored: f16, or q8_0 (about half the memory; default: the service's).") var kvCacheType: KVCacheType?
     @Option(help: "GPU offload (off, max or 0..1): this build runs on the CPU.") var gpu: String?
     @Option(help: "Unload after this many idle seconds.") var ttl: Int?
     @Option(help: "The instance's name in requests (default: the key; a second instance gets KEY:2).") var identifier: String?
@@ -32,7 +34,7 @@ struct Load: AsyncParsableCommand {
         let planner = LoadPlanner(store: ModelStore(home: home), settings: try Settings.load(from: home),
                                   threads: ProcessInfo.processInfo.activeProcessorCount)
         let plan: LoadPlanner.Plan
-        do { plan = try planner.plan(model, contextLength: contextLength, parallel: parallel) } catch let error as APIError { throw CLIError(error.message) }
+        do { plan = try planner.plan(model, contextLength: contextLength, parallel: parallel, kvCacheType: kvCacheType) } catch let error as APIError { throw CLIError(error.message) }
         let e = plan.estimate
         let summary = "\(plan.key ?? plan.path) with a context of \(plan.contextLength) tokens (\(plan.parallel) at once) needs about \(Terminal.bytes(e.totalBytes)) (weights \(Terminal.bytes(e.weightsBytes)), KV cache \(Terminal.bytes(e.kvCacheBytes)), scratch \(Terminal.bytes(e.scratchBytes))); \(Terminal.bytes(plan.availableBytes)) is available"
         if estimateOnly {
@@ -63,6 +65,7 @@ struct Load: AsyncParsableCommand {
         var body = base
         if let ttl { body["ttl"] = ttl }
         if let parallel { body["parallel"] = parallel }
+        if let kvCacheType { body["kv_cache_type"] = kvCacheType.rawValue }
         if let identifier { body["identifier"] = identifier }
         let spinner = Task {
             guard Terminal.stderrIsTTY else { return }

@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import Foundation
 import Hummingbird
+import Models
 import ModelStore
 import Server
 
@@ -28,6 +29,7 @@ struct ServerCommand: AsyncParsableCommand {
         @Option(help: "Largest request body in bytes.") var maxBodyBytes = 32 << 20
         @Option(help: "Requests that may wait for inference (the running ones included) before others get 503.") var maxQueued = 16
         @Option(help: "Sequences each model generates at once (continuous batching), unless a load says otherwise.") var parallel = 4
+        @Option(help: "How keys and values are stored unless a load says otherwise: f16, or q8_0 (about half the memory).") var kvCacheType: KVCacheType = .f16
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -70,7 +72,7 @@ struct ServerCommand: AsyncParsableCommand {
             let settings = try Settings.load(from: home)
             let store = ModelStore(home: home)
             let host = ModelHost(queue: InferenceQueue(threads: threads, maxQueued: maxQueued), store: store, settings: settings,
-                                 defaultParallel: parallel)
+                                 defaultParallel: parallel, defaultKVCacheType: kvCacheType)
             for (i, name) in model.enumerated() {
                 let context = contextLength.isEmpty ? nil : contextLength[contextLength.count == 1 ? 0 : i]
                 let instance = try await host.load(.init(model: name, contextLength: context))

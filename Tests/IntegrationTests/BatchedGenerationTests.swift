@@ -17,9 +17,9 @@ import Tokenizers
     ]
 
     /// Greedy tokens of each prompt run alone.
-    func alone(_ transformer: Transformer, _ prompts: [[Int32]], tokens: Int) -> [[Int32]] {
+    func alone(_ transformer: Transformer, _ prompts: [[Int32]], tokens: Int, type: KVCacheType) -> [[Int32]] {
         prompts.map { prompt in
-            let session = Session(transformer: transformer, contextLength: 256)
+            let session = Session(transformer: transformer, contextLength: 256, kvCacheType: type)
             var logits = session.prefill(prompt).logits
             var out: [Int32] = []
             for _ in 0..<tokens {
@@ -31,16 +31,17 @@ import Tokenizers
         }
     }
 
-    @Test(arguments: TestModels.all) func sequencesGeneratingTogetherMatchEachAlone(model: String) throws {
+    @Test(arguments: TestModels.all, KVCacheType.allCases)
+    func sequencesGeneratingTogetherMatchEachAlone(model: String, type: KVCacheType) throws {
         let file = try TestModels.open(model)
         let tokenizer = try Tokenizer(gguf: file)
         let transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count)
         let prompts = Self.prompts.map { tokenizer.encode($0, addSpecial: true) }
         let steps = 12
-        let expected = alone(transformer, prompts, tokens: steps)
+        let expected = alone(transformer, prompts, tokens: steps, type: type)
 
         for count in [1, 2, 3, 8] {
-            let pool = transformer.makePagePool(positions: 256 * count)
+            let pool = transformer.makePagePool(positions: 256 * count, type: type)
             let caches = (0..<count).map { _ in KVCache(pool: pool, capacity: 256) }
             // The prompts go in together as one batch of chunks, then one token each per step.
             var logits = transformer.forward(batch: (0..<count).map { .init(cache: caches[$0], tokens: prompts[$0][...]) })
@@ -51,7 +52,7 @@ import Tokenizers
                 logits = transformer.forward(batch: (0..<count).map { .init(cache: caches[$0], tokens: [next[$0]]) })
             }
             for i in 0..<count {
-                #expect(produced[i] == expected[i], "\(model): sequence \(i) of \(count) diverged: \(tokenizer.decode(produced[i])) vs \(tokenizer.decode(expected[i]))")
+                #expect(produced[i] == expected[i], "\(model) (\(type.rawValue)): sequence \(i) of \(count) diverged: \(tokenizer.decode(produced[i])) vs \(tokenizer.decode(expected[i]))")
             }
         }
     }

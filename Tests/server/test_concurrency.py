@@ -149,3 +149,22 @@ def test_a_reused_prefix_is_read_back_from_disk_after_a_restart(tmp_path):
         assert damaged.choices[0].message.content == again.choices[0].message.content
     finally:
         stop(proc)
+
+
+def load(server, body):
+    req = urllib.request.Request(server + "/api/v1/models/load", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=300) as r:
+        return json.loads(r.read())
+
+
+def test_a_q8_0_kv_cache_takes_about_half_the_memory_and_answers(server, client):
+    f16 = load(server, {"model": QWEN, "context_length": 4096, "parallel": 2, "estimate_only": True})
+    q8 = load(server, {"model": QWEN, "context_length": 4096, "parallel": 2, "kv_cache_type": "q8_0", "estimate_only": True})
+    assert q8["kv_cache_type"] == "q8_0" and f16["kv_cache_type"] == "f16"
+    ratio = q8["estimate"]["kv_cache_bytes"] / f16["estimate"]["kv_cache_bytes"]
+    assert abs(ratio - 34 / 64) < 0.01, ratio
+    loaded = load(server, {"model": QWEN, "context_length": 2048, "kv_cache_type": "q8_0", "identifier": "q8"})
+    assert loaded["load_config"]["kv_cache_type"] == "q8_0"
+    r = client.chat.completions.create(model="q8", temperature=0, max_tokens=24, messages=[
+        {"role": "user", "content": "Repeat this word exactly once and nothing else: lighthouse"}])
+    assert "lighthouse" in r.choices[0].message.content.lower()
