@@ -8,6 +8,9 @@ import Kernels
 /// (prompt processing) go in tiles of tokens × the query heads sharing one KV head, so each block of
 /// keys and values is widened to f32 once and read by every query in the tile.
 extension Transformer {
+    /// Generated tokens before this position attend row by row, rounding as llama.cpp does (short
+    /// conversations, where the golden tests compare the two); later ones go in tiles.
+    static let exactRoundingSpan = 512
     /// Tokens per tile and positions per block of the batched path.
     static let attentionTile = 4
     static let attentionBlock = KVPagePool.pageSize
@@ -20,8 +23,13 @@ extension Transformer {
         var rows = 0
         for (index, segment) in segments.enumerated() {
             // The row path reads half-precision rows (llama.cpp's rounding); a q8_0 cache is widened
-            // block by block instead, which its int8 rows make the faster way.
-            if segment.cache.type == .f16 && (segment.count == 1 || segment.start + segment.count <= Self.attentionBlock) {
+            // block by block instead, which its int8 rows make the faster way. So is a generated
+            // token deep in a conversation: the tiles read each key and value block once for all the
+            // query heads that share it, where the row path reads it once per query head (with a
+            // single KV head, though, one tile would leave the other threads idle).
+            let deep = segment.start >= Self.exactRoundingSpan && config.kvHeads > 1
+            let exact = segment.count == 1 ? !deep : segment.start + segment.count <= Self.attentionBlock
+            if segment.cache.type == .f16 && exact {
                 for t in 0..<segment.count {
                     scratch.rowSegments[rows] = Int32(index)
                     scratch.rowIndices[rows] = Int32(t)

@@ -23,8 +23,9 @@ final class BatchScheduler: @unchecked Sendable {
     let contextLength: Int
     /// Where reused prefixes are kept across restarts.
     let disk: PrefixDiskCache?
-    /// Called on the lane when a sequence ends (its place in the queue is already freed).
-    let onFinish: @Sendable (GenerationResult) -> Void
+    /// Called on the lane when a sequence ends, with its result (nil when it failed); its place in
+    /// the queue is already freed.
+    let onFinish: @Sendable (GenerationResult?) -> Void
 
     private struct Incoming {
         var pending: [ScheduledSequence] = []
@@ -46,7 +47,7 @@ final class BatchScheduler: @unchecked Sendable {
 
     init(transformer: Transformer, queue: InferenceQueue, parallel: Int, contextLength: Int, kvCacheType: KVCacheType = .f16,
          disk: PrefixDiskCache? = nil,
-         onFinish: @escaping @Sendable (GenerationResult) -> Void) {
+         onFinish: @escaping @Sendable (GenerationResult?) -> Void) {
         self.disk = disk
         self.transformer = transformer
         self.queue = queue
@@ -237,6 +238,7 @@ final class BatchScheduler: @unchecked Sendable {
         s.started.store(true, ordering: .relaxed)
         s.events.yield(.failed(error))
         release(s)
+        onFinish(nil)
     }
 
     private func release(_ s: ScheduledSequence) {

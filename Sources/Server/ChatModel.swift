@@ -53,7 +53,7 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
         }
         scheduler = BatchScheduler(transformer: transformer, queue: queue, parallel: parallel, contextLength: contextLength,
                                    kvCacheType: kvCacheType, disk: disk) { result in
-            Self.log(result, id: id, logger: logger)
+            if let result { Self.log(result, id: id, logger: logger) }
             activity.ended()
         }
         weightsBytes = file.fileSize

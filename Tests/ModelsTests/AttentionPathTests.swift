@@ -22,10 +22,11 @@ import Testing
 
     func compareBatchWithSteps(_ writer: GGUFWriter, prefix: [Int32], batch: [Int32]) throws {
         let model = try Transformer(gguf: GGUFFile(data: writer.bytes()), vocabularySize: 8, threads: 2, batchCapacity: 64)
-        let batched = model.makeCache(contextLength: 96)
+        let context = prefix.count + batch.count
+        let batched = model.makeCache(contextLength: context)
         if !prefix.isEmpty { _ = model.forward(prefix, cache: batched) }
         let all = model.forward(batch, cache: batched, logits: .all)
-        let stepped = model.makeCache(contextLength: 96)
+        let stepped = model.makeCache(contextLength: context)
         for t in prefix { _ = model.forward([t], cache: stepped) }
         for (i, t) in batch.enumerated() {
             let one = model.forward([t], cache: stepped)
@@ -42,6 +43,13 @@ import Testing
     @Test func llamaBatchMatchesStepsAcrossTilesAndBlocks() throws {
         try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(), prefix: [], batch: Array(tokens.prefix(11)))
         try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(), prefix: Array(tokens.prefix(5)), batch: Array(tokens[5..<70]))
+    }
+
+    @Test func generatedTokensDeepInAConversationTakeTilesAndMatch() throws {
+        // Past `exactRoundingSpan`, with two KV heads, single tokens go through the tiles too.
+        let long = (0..<(Transformer.exactRoundingSpan + 40)).map { Int32($0 * 3 % 8) }
+        try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(kvHeads: 2), prefix: Array(long.prefix(Transformer.exactRoundingSpan)),
+                                  batch: Array(long.suffix(40)))
     }
 
     @Test func slidingWindowBatchMatchesSteps() throws {

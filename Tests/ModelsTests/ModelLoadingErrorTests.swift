@@ -6,14 +6,15 @@ import Testing
 @Suite struct ModelLoadingErrorTests {
     /// A tiny but complete llama-style file: 2 layers, embedding 32, 2 heads of 16, vocabulary 8.
     /// `headDim`: an explicit `attention.key_length` (Mistral Nemo style) different from embedding / heads.
-    static func tinyLlama(architecture: String = "llama", skip: String? = nil, wrongShape: String? = nil, headDim: Int? = nil) -> GGUFWriter {
+    static func tinyLlama(architecture: String = "llama", skip: String? = nil, wrongShape: String? = nil, headDim: Int? = nil,
+                          kvHeads: Int = 1) -> GGUFWriter {
         var w = GGUFWriter()
         w.set("general.architecture", .string(architecture))
         w.set("\(architecture).embedding_length", .uint32(32))
         w.set("\(architecture).block_count", .uint32(2))
         w.set("\(architecture).feed_forward_length", .uint32(64))
         w.set("\(architecture).attention.head_count", .uint32(2))
-        w.set("\(architecture).attention.head_count_kv", .uint32(1))
+        w.set("\(architecture).attention.head_count_kv", .uint32(UInt32(kvHeads)))
         if let headDim { w.set("\(architecture).attention.key_length", .uint32(UInt32(headDim))) }
         let head = headDim ?? 16
         func tensor(_ name: String, _ dims: [Int]) {
@@ -27,8 +28,8 @@ import Testing
             let p = "blk.\(l)."
             tensor(p + "attn_norm.weight", [32])
             tensor(p + "attn_q.weight", [32, 2 * head])
-            tensor(p + "attn_k.weight", [32, head])
-            tensor(p + "attn_v.weight", [32, head])
+            tensor(p + "attn_k.weight", [32, kvHeads * head])
+            tensor(p + "attn_v.weight", [32, kvHeads * head])
             tensor(p + "attn_output.weight", [2 * head, 32])
             tensor(p + "ffn_norm.weight", [32])
             tensor(p + "ffn_gate.weight", [32, 64])
