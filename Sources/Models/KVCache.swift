@@ -117,7 +117,7 @@ public final class KVCache: @unchecked Sendable {
             guard let (page, hash) = pool.lookup(parent: parent, tokens: next) ?? disk?.load(parent: parent, tokens: next, into: pool) else { break }
             pages[pageCount] = page
             pageCount += 1
-            tokens += prompt[count..<(count + size)]
+            tokens += next
             hashes.append(hash)
         }
         return count

@@ -39,7 +39,6 @@ final class BatchScheduler: @unchecked Sendable {
     /// Caches of finished sequences, most recent last: the next turn of a conversation continues
     /// from its own tail page.
     private var retained: [KVCache] = []
-    private var placedAt: [ObjectIdentifier: Date] = [:]
     /// Running averages of a generation-only step by its number of sequences, and of one prompt
     /// token's share of a step.
     private var decodeStepSeconds: [Int: Double] = [:]
@@ -128,7 +127,7 @@ final class BatchScheduler: @unchecked Sendable {
         s.cache = cache
         // A prefix used a second time (a system prompt, a tool list) is worth keeping across restarts.
         if held >= KVPagePool.pageSize { disk?.store(cache, upTo: held) }
-        placedAt[ObjectIdentifier(s)] = Date()
+        s.placedAt = Date()
         s.state.promptDone(reused: held, seconds: 0)
     }
 
@@ -217,8 +216,7 @@ final class BatchScheduler: @unchecked Sendable {
     private func advance(_ s: ScheduledSequence, logits: [Float]) {
         guard let cache = s.cache else { return }
         if s.isPrefilling {
-            let placed = placedAt.removeValue(forKey: ObjectIdentifier(s)) ?? s.admittedAt
-            s.state.promptDone(reused: s.state.result.reusedPromptTokens, seconds: Date().timeIntervalSince(placed))
+            s.state.promptDone(reused: s.state.result.reusedPromptTokens, seconds: Date().timeIntervalSince(s.placedAt ?? s.admittedAt))
             s.generatingSince = Date()
         }
         s.next = s.state.next(logits, roomForMore: cache.count < cache.capacity, onText: s.send)
@@ -244,7 +242,6 @@ final class BatchScheduler: @unchecked Sendable {
     private func release(_ s: ScheduledSequence) {
         s.events.finish()
         active.removeAll { $0 === s }
-        placedAt[ObjectIdentifier(s)] = nil
         if let cache = s.cache {
             retained.append(cache)
             if retained.count > parallel { retained.removeFirst() }

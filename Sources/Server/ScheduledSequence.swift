@@ -19,6 +19,8 @@ final class ScheduledSequence: @unchecked Sendable {
     /// On the inference lane only: the cache once placed, and the token to run next while generating.
     var cache: KVCache?
     var next: Int32?
+    /// When the sequence got its cache (its prompt's processing began).
+    var placedAt: Date?
     /// When the prompt was done and generation began.
     var generatingSince: Date?
 
