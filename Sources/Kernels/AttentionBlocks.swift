@@ -1,8 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KernelsAVX2
 
-/// The pieces of blocked attention: keys and values widened from the f16 cache once per block, then
-/// dot products and weighted sums for every query row that reads the block. AVX2 when available
-/// and the head size is a multiple of 8, plain Swift otherwise (the tests compare the two).
+/// The pieces of blocked attention over a tile of query rows: keys and values widened from the
+/// cache once per block, then scores, an online softmax step and the weighted sum of values, with
+/// the tile's rows across vector lanes (row r of a tile matrix is column r of `rows` floats per
+/// line). AVX2 when available, plain Swift otherwise (the tests compare the two); `rows` is a
+/// multiple of 8.
 public enum AttentionBlocks {
     static func useAVX2(_ d: Int) -> Bool { CPUFeatures.useAVX2 && d % 8 == 0 }
 
@@ -18,24 +23,47 @@ public enum AttentionBlocks {
         }
     }
 
-    /// scores[p] = scale · q · keys[p] for `count` contiguous key rows of d floats.
-    public static func dots(_ q: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, count: Int, d: Int, scale: Float,
-                            into scores: UnsafeMutablePointer<Float>, portable: Bool = false) {
-        if !portable && useAVX2(d) { return AVX2Attention.dots(q, keys, count: count, d: d, scale: scale, into: scores) }
-        for p in 0..<count {
-            var s: Float = 0
-            for i in 0..<d { s += q[i] * keys[p * d + i] }
-            scores[p] = s * scale
+    /// c[x·rows + r] (+)= Σ_k a[k·rows + r] · b[x·outStride + k·reduceStride], x < outputs, k < reduce:
+    /// scores (a = the queries, b = a block of keys: outStride d, reduceStride 1) and weighted sums of
+    /// values (a = the weights, b = a block of values: outStride 1, reduceStride d).
+    public static func tileProduct(_ a: UnsafePointer<Float>, rows: Int, _ b: UnsafePointer<Float>, outStride: Int, reduceStride: Int,
+                                   outputs: Int, reduce: Int, into c: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                   portable: Bool = false) {
+        if !portable && CPUFeatures.useAVX2 {
+            return AVX2Attention.tileProduct(a, rows: rows, b, outStride: outStride, reduceStride: reduceStride,
+                                             outputs: outputs, reduce: reduce, into: c, accumulate: accumulate)
+        }
+        for x in 0..<outputs {
+            for r in 0..<rows {
+                var sum: Float = accumulate ? c[x * rows + r] : 0
+                for k in 0..<reduce { sum += a[k * rows + r] * b[x * outStride + k * reduceStride] }
+                c[x * rows + r] = sum
+            }
         }
     }
 
-    /// out += Σ_p weights[p] · values[p] for `count` contiguous value rows of d floats.
-    public static func weightedSum(_ weights: UnsafePointer<Float>, _ values: UnsafePointer<Float>, count: Int, d: Int,
-                                   into out: UnsafeMutablePointer<Float>, portable: Bool = false) {
-        if !portable && useAVX2(d) { return AVX2Attention.weightedSum(weights, values, count: count, d: d, into: out) }
-        for p in 0..<count {
-            let w = weights[p]
-            for i in 0..<d { out[i] += w * values[p * d + i] }
+    /// One block of the online softmax: scores s[p·rows + r] (p < count) become e^(s − m') with m' row
+    /// r's new running maximum; the row's sum and its output o[j·rows + r] (j < d) are first scaled
+    /// by e^(m − m').
+    public static func onlineSoftmax(_ s: UnsafeMutablePointer<Float>, rows: Int, count: Int, maxima: UnsafeMutablePointer<Float>,
+                                     sums: UnsafeMutablePointer<Float>, output o: UnsafeMutablePointer<Float>, d: Int,
+                                     portable: Bool = false) {
+        if !portable && CPUFeatures.useAVX2 {
+            return AVX2Attention.onlineSoftmax(s, rows: rows, count: count, maxima: maxima, sums: sums, output: o, d: d)
+        }
+        for r in 0..<rows {
+            var m = maxima[r]
+            for p in 0..<count { m = max(m, s[p * rows + r]) }
+            let rescale = expf(maxima[r] - m)
+            var sum = sums[r] * rescale
+            for p in 0..<count {
+                let e = expf(s[p * rows + r] - m)
+                s[p * rows + r] = e
+                sum += e
+            }
+            sums[r] = sum
+            maxima[r] = m
+            for j in 0..<d { o[j * rows + r] *= rescale }
         }
     }
 }

@@ -12,7 +12,7 @@ extension Transformer {
     /// conversations, where the golden tests compare the two); later ones go in tiles.
     static let exactRoundingSpan = 512
     /// Tokens per tile and positions per block of the batched path.
-    static let attentionTile = 4
+    static let attentionTile = 8
     static let attentionBlock = KVPagePool.pageSize
     /// Generation, and batches whose whole span of positions fits in one block (a short prompt on an
     /// empty cache), go row by row as llama.cpp's flash attention does below its 64-query tile, so
@@ -55,9 +55,9 @@ extension Transformer {
         let preScale: Float = c.scalesQueries ? c.attentionScale : 1
         let scoreScale: Float = c.scalesQueries ? 1 : c.attentionScale
         pool.parallelFor(rows * c.heads) { range, thread in
-            let weights = s.scores + thread * s.scoreRows * s.scoreStride
+            let weights = s.scores + thread * 2 * s.scoreStride
             let rescales = weights + s.scoreStride
-            let accumulator = s.blocks + thread * s.blockFloats
+            let accumulator = s.tiles + thread * s.tileFloats
             for job in range {
                 let segment = segments[Int(s.rowSegments[job / c.heads])], index = Int(s.rowIndices[job / c.heads])
                 let cache = segment.cache, t = segment.firstRow + index, h = job % c.heads
@@ -91,56 +91,82 @@ extension Transformer {
         }
     }
 
-    /// One segment's rows in tiles; blocks are the cache's pages (64 positions, contiguous per layer).
+    /// One tile's working memory, carved from a worker thread's part of `scratch.tiles`: the
+    /// queries, one block's scores, the outputs (each `rows` floats per line, rows across lanes), each
+    /// row's running maximum and sum, and one block of keys or values widened to f32.
+    struct Tile {
+        let queries, scores, outputs, maxima, sums, widened: UnsafeMutablePointer<Float>
+
+        static func floats(rows: Int, d: Int) -> Int { (2 * d + attentionBlock + 2) * rows + attentionBlock * d }
+
+        init(_ base: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
+            queries = base
+            scores = queries + d * rows
+            outputs = scores + attentionBlock * rows
+            maxima = outputs + d * rows
+            sums = maxima + rows
+            widened = sums + rows
+        }
+    }
+
+    /// Floats of one thread's tile memory: a tile's rows padded to a multiple of 8.
+    static func tileFloats(_ c: ModelConfig) -> Int {
+        Tile.floats(rows: (attentionTile * c.heads / max(c.kvHeads, 1) + 7) / 8 * 8, d: c.headDim)
+    }
+
+    /// Below every real score: a masked position's score, and each row's maximum before its first
+    /// block. Finite, so a row whose first block is all masked gets e^0 weights that the next
+    /// block's rescale (e^(−10³⁰ − m) = 0) wipes out, never NaN.
+    static let maskedScore: Float = -1e30
+
+    /// One segment's rows in tiles of `attentionTile` tokens × the query heads sharing a KV head,
+    /// walking the cache's pages (64 positions, contiguous per layer) with an online softmax: for
+    /// each block the tile's scores, their softmax step, and the weighted sum of the block's values.
     private func batchedAttention(layer: Int, segment: Segment, window: Int?) {
         let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads
         let n = segment.count, start = segment.start, cache = segment.cache, base = segment.firstRow
-        let qDim = c.heads * d
-        let tile = Self.attentionTile, block = Self.attentionBlock
+        let qDim = c.heads * d, tile = Self.attentionTile, block = Self.attentionBlock
         let tiles = (n + tile - 1) / tile
         pool.parallelFor(tiles * c.kvHeads) { range, thread in
-            let scoreRows = s.scores + thread * s.scoreRows * s.scoreStride
-            let widened = s.blocks + thread * s.blockFloats
+            let memory = s.tiles + thread * s.tileFloats
             for job in range {
                 let g = job % c.kvHeads, t0 = (job / c.kvHeads) * tile, t1 = min(n, t0 + tile)
-                let rows = (t1 - t0) * group
                 // Row r is token t0 + r / group, query head g · group + r % group; it sees [first, last].
+                // The rows are padded to a multiple of 8 with zero queries whose outputs are dropped.
+                let real = (t1 - t0) * group, rows = (real + 7) / 8 * 8
+                let m = Tile(memory, rows: rows, d: d)
                 @inline(__always) func last(_ r: Int) -> Int { start + t0 + r / group }
                 @inline(__always) func first(_ r: Int) -> Int { window.map { max(0, last(r) - $0 + 1) } ?? 0 }
-                @inline(__always) func query(_ r: Int) -> UnsafeMutablePointer<Float> { s.q + (base + t0 + r / group) * qDim + (g * group + r % group) * d }
-                @inline(__always) func output(_ r: Int) -> UnsafeMutablePointer<Float> { s.attention + (base + t0 + r / group) * qDim + (g * group + r % group) * d }
-                let lo = first(0), hi = last(rows - 1)
-                /// Walks [lo, hi] in page-aligned blocks of `source` rows widened to f32; `body(r, from, count, rows)` gets
-                /// each query row's visible part of the block.
-                @inline(__always) func blocks(_ source: (Int) -> UnsafeMutableRawPointer,
-                                              _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
-                    var b = lo
-                    while b <= hi {
-                        let m = min(block - b % block, hi - b + 1)
-                        cache.type.widen(source(b) + cache.type.headOffset(g, d: d), rowBytes: cache.rowBytes, rows: m, d: d, into: widened)
-                        for r in 0..<rows {
-                            let from = max(b, first(r)), to = min(b + m - 1, last(r))
-                            if from <= to { body(r, from, to - from + 1, widened + (from - b) * d) }
-                        }
-                        b += m
-                    }
-                }
-
-                blocks({ cache.key(layer: layer, position: $0) }) { r, from, count, keys in
-                    AttentionBlocks.dots(query(r), keys, count: count, d: d, scale: c.attentionScale, into: scoreRows + r * s.scoreStride + from)
-                }
-                // Softmax of each row.
+                @inline(__always) func head(_ r: Int) -> Int { (base + t0 + r / group) * qDim + (g * group + r % group) * d }
                 for r in 0..<rows {
-                    let row = scoreRows + r * s.scoreStride, f = first(r), l = last(r)
-                    var maxScore = -Float.infinity
-                    for p in f...l { maxScore = max(maxScore, row[p]) }
-                    let sum = VectorOps.expShifted(row + f, count: l - f + 1, shift: maxScore)
-                    VectorOps.scale(row + f, by: 1 / sum, count: l - f + 1)
-                    let out = output(r)
-                    for i in 0..<d { out[i] = 0 }
+                    let q = s.q + head(r)
+                    for i in 0..<d { m.queries[i * rows + r] = r < real ? q[i] * c.attentionScale : 0 }
+                    m.maxima[r] = Self.maskedScore
+                    m.sums[r] = 0
                 }
-                blocks({ cache.value(layer: layer, position: $0) }) { r, from, count, values in
-                    AttentionBlocks.weightedSum(scoreRows + r * s.scoreStride + from, values, count: count, d: d, into: output(r))
+                m.outputs.initialize(repeating: 0, count: d * rows)
+                let lo = first(0), hi = last(real - 1), headOffset = cache.type.headOffset(g, d: d)
+                var b = lo
+                while b <= hi {
+                    let count = min(block - b % block, hi - b + 1)
+                    cache.type.widen(cache.key(layer: layer, position: b) + headOffset, rowBytes: cache.rowBytes, rows: count, d: d, into: m.widened)
+                    AttentionBlocks.tileProduct(m.queries, rows: rows, m.widened, outStride: d, reduceStride: 1,
+                                                outputs: count, reduce: d, into: m.scores, accumulate: false)
+                    // Positions a row does not see: after its token (causal) or before its window.
+                    if b < first(real - 1) || b + count - 1 > last(0) {
+                        for r in 0..<real {
+                            for p in 0..<count where b + p < first(r) || b + p > last(r) { m.scores[p * rows + r] = Self.maskedScore }
+                        }
+                    }
+                    AttentionBlocks.onlineSoftmax(m.scores, rows: rows, count: count, maxima: m.maxima, sums: m.sums, output: m.outputs, d: d)
+                    cache.type.widen(cache.value(layer: layer, position: b) + headOffset, rowBytes: cache.rowBytes, rows: count, d: d, into: m.widened)
+                    AttentionBlocks.tileProduct(m.scores, rows: rows, m.widened, outStride: 1, reduceStride: d,
+                                                outputs: d, reduce: count, into: m.outputs, accumulate: true)
+                    b += count
+                }
+                for r in 0..<real {
+                    let out = s.attention + head(r), inverse = 1 / m.sums[r]
+                    for j in 0..<d { out[j] = m.outputs[j * rows + r] * inverse }
                 }
             }
         }

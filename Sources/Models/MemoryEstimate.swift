@@ -1,8 +1,8 @@
 import GGUF
 
 /// What loading a model for a context length takes, in bytes: the mapped weights, the KV cache (of
-/// the type asked for) for every position of `parallel` sequences, and the per-batch and per-thread scratch (attention scores over the context
-/// for each thread, logits of a batch). Checked before a load so that a context the machine cannot
+/// the type asked for) for every position of `parallel` sequences, and the per-batch and per-thread
+/// scratch (attention weights over the context and a tile's memory for each thread, logits of a batch). Checked before a load so that a context the machine cannot
 /// hold is refused with these numbers rather than failing later.
 public struct MemoryEstimate: Sendable, Equatable {
     public let weightsBytes: Int64
@@ -21,8 +21,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         headDim = c.headDim
         let pages = Int64((contextLength * parallel + KVPagePool.pageSize - 1) / KVPagePool.pageSize)
         kvCacheBytes = 2 * Int64(c.layers) * pages * Int64(KVPagePool.pageSize) * Int64(kvCacheType.rowBytes(c.kvHeads * c.headDim))
-        let scoreRows = Int64(Transformer.attentionTile * (c.heads / max(c.kvHeads, 1)))
-        let scores = Int64(threads) * scoreRows * context * 4
+        let scores = Int64(threads) * (2 * context + Int64(Transformer.tileFloats(c))) * 4
         let perToken = 4 * c.embeddingLength + 3 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 2 * c.feedForwardLength + c.vocabularySize
         scratchBytes = scores + Int64(batch) * Int64(perToken) * 4
     }

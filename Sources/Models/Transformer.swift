@@ -29,8 +29,7 @@ public final class Transformer: @unchecked Sendable {
         weights = try ModelWeights(gguf: gguf, config: config)
         self.pool = pool ?? ThreadPool(threads: threads)
         self.batchCapacity = batchCapacity
-        scratch = Scratch(config: config, batch: batchCapacity, threads: self.pool.count,
-                          scoreRows: Self.attentionTile * (config.heads / config.kvHeads), blockFloats: Self.attentionBlock * config.headDim)
+        scratch = Scratch(config: config, batch: batchCapacity, threads: self.pool.count, tileFloats: Self.tileFloats(config))
     }
 
     /// A sequence of up to `contextLength` positions on a page pool of its own.
@@ -269,21 +268,19 @@ public final class Transformer: @unchecked Sendable {
     final class Scratch {
         let x, h, q, k, v, attention, o, gate, up: UnsafeMutablePointer<Float>
         let activations: QuantizedActivations
-        /// Per worker thread: `scoreRows` rows of `scoreStride` attention scores (grown to the longest
-        /// sequence seen), and a block of keys or values widened to f32 (`blockFloats`).
-        let scoreRows: Int
+        /// Per worker thread: the row path's two rows of `scoreStride` weights (grown to the longest
+        /// sequence seen), and the tiled path's working memory (`tileFloats`, see `Tile`).
         private(set) var scoreStride = 0
         private(set) var scores = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-        let blockFloats: Int
-        let blocks: UnsafeMutablePointer<Float>
+        let tileFloats: Int
+        let tiles: UnsafeMutablePointer<Float>
         /// The row-by-row attention's rows: each row's segment.
         let rowSegments: UnsafeMutablePointer<Int32>
         let rowIndices: UnsafeMutablePointer<Int32>
 
-        init(config c: ModelConfig, batch: Int, threads: Int, scoreRows: Int, blockFloats: Int) {
-            self.scoreRows = scoreRows
-            self.blockFloats = blockFloats
-            blocks = .allocate(capacity: threads * blockFloats)
+        init(config c: ModelConfig, batch: Int, threads: Int, tileFloats: Int) {
+            self.tileFloats = tileFloats
+            tiles = .allocate(capacity: threads * tileFloats)
             rowSegments = .allocate(capacity: batch)
             rowIndices = .allocate(capacity: batch)
             let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, ff = c.feedForwardLength
@@ -303,12 +300,12 @@ public final class Transformer: @unchecked Sendable {
         func reserveScores(positions: Int, threads: Int) {
             guard positions > scoreStride else { return }
             scores.deallocate()
-            scores = .allocate(capacity: threads * scoreRows * positions)
+            scores = .allocate(capacity: threads * 2 * positions)
             scoreStride = positions
         }
 
         deinit {
-            for p in [x, h, q, k, v, attention, o, gate, up, scores, blocks] { p.deallocate() }
+            for p in [x, h, q, k, v, attention, o, gate, up, scores, tiles] { p.deallocate() }
             rowSegments.deallocate()
             rowIndices.deallocate()
             activations.deallocate()

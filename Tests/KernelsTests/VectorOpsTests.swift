@@ -89,21 +89,46 @@ struct RopeTests {
 }
 
 struct AttentionBlockTests {
-    @Test func simdDotsAndWeightedSumsMatchThePlainLoops() {
+    @Test func simdTileProductsMatchThePlainLoops() {
         var rng = SplitMix(seed: 5)
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 } }
-        for (d, count) in [(64, 1), (64, 7), (128, 13), (256, 64), (40, 9)] {
-            let q = random(d), keys = random(d * count), weights = random(count)
-            var fast = [Float](repeating: 0, count: count), plain = fast
-            AttentionBlocks.dots(q, keys, count: count, d: d, scale: 0.125, into: &fast)
-            AttentionBlocks.dots(q, keys, count: count, d: d, scale: 0.125, into: &plain, portable: true)
-            for i in 0..<count { #expect(abs(fast[i] - plain[i]) < 1e-4, "dots d \(d) count \(count) at \(i)") }
-            let start = random(d)
-            var out = start, reference = start
-            AttentionBlocks.weightedSum(weights, keys, count: count, d: d, into: &out)
-            AttentionBlocks.weightedSum(weights, keys, count: count, d: d, into: &reference, portable: true)
-            for i in 0..<d { #expect(abs(out[i] - reference[i]) < 1e-4, "weighted sum d \(d) count \(count) at \(i)") }
+        // Scores (b = keys, outStride d) and weighted sums (b = values, reduceStride d), with output
+        // counts that are and are not multiples of the kernel's eight.
+        for (rows, d, count) in [(8, 64, 1), (24, 64, 7), (56, 64, 64), (16, 256, 13), (8, 40, 9)] {
+            let queries = random(d * rows), keys = random(count * d), start = random(max(count, d) * rows)
+            for (outStride, reduceStride, outputs, reduce) in [(d, 1, count, d), (1, d, d, count)] {
+                for accumulate in [false, true] {
+                    let a = outStride == d ? queries : Array(start.prefix(count * rows))
+                    var fast = start, plain = start
+                    AttentionBlocks.tileProduct(a, rows: rows, keys, outStride: outStride, reduceStride: reduceStride,
+                                                outputs: outputs, reduce: reduce, into: &fast, accumulate: accumulate)
+                    AttentionBlocks.tileProduct(a, rows: rows, keys, outStride: outStride, reduceStride: reduceStride,
+                                                outputs: outputs, reduce: reduce, into: &plain, accumulate: accumulate, portable: true)
+                    let worst = zip(fast, plain).map { abs($0 - $1) }.max() ?? 0
+                    #expect(worst < 1e-4, "rows \(rows) d \(d) count \(count) outStride \(outStride) accumulate \(accumulate): \(worst)")
+                }
+            }
         }
+    }
+
+    @Test func simdOnlineSoftmaxMatchesThePlainLoop() {
+        var rng = SplitMix(seed: 9)
+        func random(_ n: Int, _ scale: Float) -> [Float] { (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 * scale } }
+        let rows = 16, count = 11, d = 24
+        var scores = random(count * rows, 8)
+        // A masked row and positions, and rows whose running maximum is not raised by this block.
+        for p in 0..<count { scores[p * rows + 3] = -1e30 }
+        scores[5 * rows + 7] = -1e30
+        var maxima = random(rows, 4), sums = random(rows, 1).map { abs($0) + 1 }, outputs = random(d * rows, 1)
+        maxima[3] = -1e30
+        sums[3] = 0
+        for r in [0, 9, 15] { maxima[r] = 20 }
+        var (s2, m2, l2, o2) = (scores, maxima, sums, outputs)
+        AttentionBlocks.onlineSoftmax(&scores, rows: rows, count: count, maxima: &maxima, sums: &sums, output: &outputs, d: d)
+        AttentionBlocks.onlineSoftmax(&s2, rows: rows, count: count, maxima: &m2, sums: &l2, output: &o2, d: d, portable: true)
+        #expect(maxima == m2)
+        for (x, y) in zip(scores + sums + outputs, s2 + l2 + o2) { #expect(abs(x - y) <= 1e-5 * max(1, abs(y)), "\(x) vs \(y)") }
+        #expect(sums[3] == Float(count), "a row masked so far weighs its masked positions e^0 until a real maximum comes")
     }
 
     @Test func widenedHalvesAreExact() {
