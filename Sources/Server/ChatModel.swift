@@ -18,6 +18,8 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     public let trainedContextLength: Int
     public let parallel: Int
     public let kvCacheType: KVCacheType
+    /// Values per embedding vector (the model's hidden size).
+    public var embeddingSize: Int { transformer.config.embeddingLength }
     let tokenizer: Tokenizer
     let transformer: Transformer
     let scheduler: BatchScheduler

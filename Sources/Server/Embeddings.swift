@@ -25,6 +25,8 @@ struct EmbeddingsHandler: Sendable {
         var model: String?
         var inputs: [Input] = []
         var base64 = false
+        /// The vector size the client asked for: accepted when it is the model's own.
+        var dimensions: Int?
 
         init(json text: String) throws {
             try self.init(body: FieldReader.object(json: text))
@@ -38,9 +40,7 @@ struct EmbeddingsHandler: Sendable {
             case "base64": base64 = true
             case let other: throw APIError.invalid("'encoding_format' must be 'float' or 'base64', not '\(other)'.", param: "encoding_format")
             }
-            if let dimensions = body["dimensions"], dimensions != .none {
-                throw APIError.invalid("'dimensions' is not supported: this model's embeddings have a fixed size.", param: "dimensions")
-            }
+            dimensions = try f.integer("dimensions", in: 1...(1 << 20))
             let invalid = APIError.invalid("'input' must be a string, an array of strings, an array of token ids or an array of such arrays.", param: "input")
             switch body["input"] {
             case .string(let s)?: inputs = [.text(s)]
@@ -73,6 +73,10 @@ struct EmbeddingsHandler: Sendable {
 
     func handle(body: Value.Object) async throws -> Response {
         let request = try Request(body: body)
+        if let dimensions = request.dimensions, dimensions != model.embeddingSize {
+            throw APIError.invalid("This model's embeddings have \(model.embeddingSize) dimensions, not \(dimensions): set 'dimensions' to \(model.embeddingSize) or leave it out.",
+                                   param: "dimensions")
+        }
         let sequences = try request.inputs.map { input -> [Int32] in
             let tokens: [Int32]
             switch input {
@@ -84,7 +88,9 @@ struct EmbeddingsHandler: Sendable {
                 tokens = ids
             }
             guard tokens.count <= model.contextLength else {
-                throw APIError.invalid("This model's maximum context length is \(model.contextLength) tokens. However, an input has \(tokens.count) tokens. Please reduce its length.",
+                // Elasticsearch reads "Please reduce your prompt; or completion length." as content too
+                // large, and truncates and retries.
+                throw APIError.invalid("This model's maximum context length is \(model.contextLength) tokens. However, an input has \(tokens.count) tokens. Please reduce your prompt; or completion length.",
                                        param: "input", code: "context_length_exceeded")
             }
             return tokens

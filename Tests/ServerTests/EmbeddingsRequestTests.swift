@@ -11,11 +11,12 @@ struct EmbeddingsRequestTests {
         #expect(try Request(json: #"{"input":[1,2,3]}"#).inputs == [.tokens([1, 2, 3])])
         #expect(try Request(json: #"{"input":[[1],[2,3]],"encoding_format":"base64"}"#).inputs == [.tokens([1]), .tokens([2, 3])])
         #expect(try Request(json: #"{"input":"x","encoding_format":"base64"}"#).base64)
+        #expect(try Request(json: #"{"input":"x","dimensions":896}"#).dimensions == 896)
     }
 
     @Test func badInputsAreRefusedNamingTheField() {
         for body in [#"{}"#, #"{"input":5}"#, #"{"input":[]}"#, #"{"input":[true]}"#, #"{"input":[[]]}"#, #"{"input":[""]}"#,
-                     #"{"input":[1.5]}"#, #"{"input":[99999999999]}"#, #"{"input":"x","encoding_format":"hex"}"#, #"{"input":"x","dimensions":8}"#,
+                     #"{"input":[1.5]}"#, #"{"input":[99999999999]}"#, #"{"input":"x","encoding_format":"hex"}"#, #"{"input":"x","dimensions":0}"#,
                      #"{"input":"x","dimensions":1e30}"#, #"{"input":[1e20]}"#, #"{"input":[[1e999]]}"#] {
             #expect(throws: APIError.self, "\(body)") { try Request(json: body) }
         }
