@@ -11,14 +11,18 @@ public struct ServiceState: Codable, Sendable, Equatable {
     public var port: Int
     /// The file the service read its API keys from, so the owner's CLI can authenticate.
     public var apiKeyFile: String?
+    /// A token the service accepts from its owner's CLI, made anew at each start (this file is the
+    /// owner's only), so the CLI keeps working when keys are issued to others.
+    public var token: String?
 
-    enum CodingKeys: String, CodingKey { case pid, host, port, apiKeyFile = "api_key_file" }
+    enum CodingKeys: String, CodingKey { case pid, host, port, apiKeyFile = "api_key_file", token }
 
-    public init(pid: Int32, host: String, port: Int, apiKeyFile: String?) {
+    public init(pid: Int32, host: String, port: Int, apiKeyFile: String?, token: String? = nil) {
         self.pid = pid
         self.host = host
         self.port = port
         self.apiKeyFile = apiKeyFile
+        self.token = token
     }
 
     /// The recorded state, if its process still runs and is a Wick service (a service killed

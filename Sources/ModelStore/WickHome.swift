@@ -17,6 +17,8 @@ public struct WickHome: Sendable {
     /// The running service's address and process (`ServiceState`).
     public var serviceState: URL { root.appendingPathComponent("service.json") }
     public var settings: URL { root.appendingPathComponent("settings.json") }
+    /// Digests of the API keys Wick issued (`APIKeyStore`).
+    public var apiKeys: URL { root.appendingPathComponent("api-keys.json") }
     public var logs: URL { root.appendingPathComponent("logs") }
     /// KV pages of reused prompt prefixes, per model (`PrefixDiskCache`).
     public var cache: URL { root.appendingPathComponent("cache") }

@@ -10,7 +10,13 @@ public struct WickServer: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
         public var port = 1234
+        /// Keys given to the service (a key file, the environment); with issued keys, they turn authentication on.
         public var apiKeys: [String] = []
+        /// The file of keys Wick issued (`APIKeyStore`), read again whenever it changes.
+        public var issuedKeys: URL?
+        /// The service's own token for its owner's CLI (in the state file): accepted, but on its own it
+        /// does not turn authentication on.
+        public var localToken: String?
         public var cors = false
         public var maxBodyBytes = 32 << 20
         public init() {}
@@ -30,7 +36,8 @@ public struct WickServer: Sendable {
         let router = Router()
         router.add(middleware: ErrorMiddleware())
         if configuration.cors { router.add(middleware: CORSMiddleware()) }
-        router.add(middleware: AuthMiddleware(keys: configuration.apiKeys))
+        router.add(middleware: AuthMiddleware(keys: configuration.apiKeys, issued: configuration.issuedKeys.map(IssuedKeys.init),
+                                              localToken: configuration.localToken))
         let host = self.host
         let limit = configuration.maxBodyBytes
 
@@ -127,32 +134,6 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("request failed: \(error)")
             return WickServer.json(APIError.internalError().body, status: .internalServerError)
         }
-    }
-}
-
-/// `Authorization: Bearer <key>` on /v1 and /api routes when keys are configured; `/health` stays open.
-struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let keys: [[UInt8]]
-
-    init(keys: [String]) { self.keys = keys.map { Array($0.utf8) } }
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !keys.isEmpty, request.uri.path.hasPrefix("/v1") || request.uri.path.hasPrefix("/api/"), request.method != .options else { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        let given = Array((header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : "").utf8)
-        // Compare with every key, always in full, so timing does not reveal how much matched.
-        var matched = false
-        for key in keys { matched = Self.constantTimeEqual(key, given) || matched }
-        guard matched else { throw APIError.unauthorized }
-        return try await next(request, context)
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        for i in 0..<max(a.count, b.count) {
-            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return difference == 0
     }
 }
 

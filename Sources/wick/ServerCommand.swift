@@ -79,12 +79,16 @@ struct ServerCommand: AsyncParsableCommand {
                 print("wick: loaded \(instance.identifier) (context \(instance.model.contextLength))")
             }
             if bind == "0.0.0.0" || bind == "::" {
-                FileHandle.standardError.write(Data("warning: serving on \(bind): every machine on the network can reach this server\(keys.isEmpty ? ", and no API key is set" : "")\n".utf8))
+                let open = keys.isEmpty && APIKeyStore(home: home).entries().isEmpty
+                FileHandle.standardError.write(Data("warning: serving on \(bind): every machine on the network can reach this server\(open ? ", and no API key is set" : "")\n".utf8))
             }
             var config = WickServer.Configuration()
             config.host = bind
             config.port = port
             config.apiKeys = keys
+            config.issuedKeys = home.apiKeys
+            let token = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
+            config.localToken = token
             config.cors = cors
             config.maxBodyBytes = maxBodyBytes
             let downloads = DownloadJobs(fetcher: ModelFetcher(store: store, hub: HubClient()), settings: settings)
@@ -102,7 +106,7 @@ struct ServerCommand: AsyncParsableCommand {
                 ServiceState.remove(home, pid: pid)
             }
             try await server.run { boundPort in
-                try? ServiceState(pid: pid, host: bind, port: boundPort, apiKeyFile: keyFile).write(home)
+                try? ServiceState(pid: pid, host: bind, port: boundPort, apiKeyFile: keyFile, token: token).write(home)
                 print("wick: serving on http://\(bind):\(boundPort)/v1")
             }
         }

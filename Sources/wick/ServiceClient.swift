@@ -4,7 +4,8 @@ import ModelStore
 import NIOCore
 
 /// The CLI's connection to a running service: found through `$WICK_HOME/service.json` (or
-/// `--host/--port` for another machine), authenticated with `WICK_API_KEY` or the service's key file.
+/// `--host/--port` for another machine), authenticated with `WICK_API_KEY`, the service's key file or
+/// the token the local service keeps for its owner.
 struct ServiceClient {
     let base: String
     let key: String?
@@ -25,7 +26,8 @@ struct ServiceClient {
             let h = host ?? "127.0.0.1"
             return ServiceClient(base: "http://\(h.contains(":") ? "[\(h)]" : h):\(port ?? 1234)", key: key)
         }
-        return state.map { ServiceClient(base: $0.clientBase, key: key) }
+        // The local service's own token goes to the local service only.
+        return state.map { ServiceClient(base: $0.clientBase, key: key ?? $0.token) }
     }
 
     /// The local service or an error that says how to start one.

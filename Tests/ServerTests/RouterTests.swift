@@ -5,15 +5,19 @@ import FoundationNetworking
 import Hummingbird
 import NIOCore
 import Testing
+import ModelStore
 @testable import Server
 
 /// The HTTP layer without a model, over a real socket: auth, errors, limits and CORS (the
 /// real-model HTTP tier is Tests/server, driven by the OpenAI SDK).
 @Suite(.serialized) struct RouterTests {
     /// Runs the router on a free port for the duration of `body`.
-    func withServer(cors: Bool = false, _ body: (URL) async throws -> Void) async throws {
+    func withServer(cors: Bool = false, keys: [String] = ["secret", "other"], issued: URL? = nil, localToken: String? = nil,
+                    _ body: (URL) async throws -> Void) async throws {
         var configuration = WickServer.Configuration()
-        configuration.apiKeys = ["secret", "other"]
+        configuration.apiKeys = keys
+        configuration.issuedKeys = issued
+        configuration.localToken = localToken
         configuration.cors = cors
         configuration.maxBodyBytes = 1000
         let (ports, announce) = AsyncStream<Int>.makeStream()
@@ -64,6 +68,26 @@ import Testing
             #expect(missing.status == 401 && missing.error["code"] == "invalid_api_key")
             #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer secre"]).status == 401)
             #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer other"]).status == 200)
+        }
+    }
+
+    @Test func issuedKeysWorkAtOnceAndStopWhenRevoked() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wick-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = APIKeyStore(file: dir.appendingPathComponent("api-keys.json"))
+        try await withServer(keys: [], issued: store.file, localToken: "cli-token") { base in
+            // No key given or issued: open, the local token changing nothing.
+            #expect(try await send(base, "v1/models").status == 200)
+            let key = try store.issue(name: "elasticsearch")
+            #expect(!(try String(contentsOf: store.file, encoding: .utf8)).contains(key), "only the digest is stored")
+            #expect(try await send(base, "v1/models").status == 401)
+            #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer \(key)"]).status == 200)
+            #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer cli-token"]).status == 200)
+            let rotated = try store.issue(name: "elasticsearch")
+            #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer \(key)"]).status == 401)
+            #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer \(rotated)"]).status == 200)
+            try store.revoke(name: "elasticsearch")
+            #expect(try await send(base, "v1/models").status == 200)
         }
     }
 
