@@ -2,112 +2,99 @@ import ArgumentParser
 import Foundation
 import ModelStore
 
-/// `wick elastic connect --elasticsearch URL`: creates (or updates) a `chat_completion` inference
-/// endpoint, and with `--embeddings` a `text_embedding` one, that call this service with a key Wick
-/// issues for them; then streams one test call through Elasticsearch. On failure nothing it created
-/// is left behind.
+/// `wick elastic connect`: makes Elastic call this service, with a key Wick issues for it (kept hashed;
+/// a later run issues a new one and revokes the old). `--elasticsearch`: a `chat_completion` inference
+/// endpoint (and with `--embeddings` a `text_embedding` one), then a streamed test call through
+/// Elasticsearch. `--kibana`: the OpenAI connector through Kibana's Connectors API, then the
+/// connector's own test run. On failure nothing it created is left behind.
 struct ElasticConnect: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "connect", abstract: "Create Elasticsearch inference endpoints that use this Wick service.")
+    static let configuration = CommandConfiguration(commandName: "connect", abstract: "Make Elasticsearch (inference endpoints) or Kibana (the OpenAI connector) use this Wick service.")
 
-    @Option(help: "Elasticsearch's URL, e.g. https://es.example:9200.") var elasticsearch: String
+    @Option(help: "Elasticsearch's URL, e.g. https://es.example:9200: create inference endpoints.") var elasticsearch: String?
+    @Option(help: "Kibana's URL, e.g. https://kibana.example:5601: create the OpenAI connector (older stacks; 9.5+ without the UI).") var kibana: String?
     @Option(help: "An Elasticsearch API key (encoded form), or set ES_API_KEY.") var esApiKey: String?
-    @Option(help: "An Elasticsearch user instead of an API key (password from WICK_ES_PASSWORD, or asked).") var user: String?
+    @Option(help: "A Kibana API key (encoded form), or set KIBANA_API_KEY.") var kibanaApiKey: String?
+    @Option(help: "An Elastic user instead of an API key (password from WICK_ES_PASSWORD, or asked).") var user: String?
     @Option(help: "The loaded model to use for chat (default: the only or the most recently loaded).") var model: String?
     @Option(help: "A loaded model to serve embeddings (a text_embedding endpoint for semantic_text).") var embeddings: String?
-    @Option(help: "The chat endpoint's id (default wick-chat; the embeddings one gets -embeddings appended).") var id = "wick-chat"
-    @Option(help: "The URL Elasticsearch should call Wick at (default: worked out from the service's address).") var wickURL: String?
-    @Option(help: "The PEM file of the CA that signed Elasticsearch's certificate.") var caCert: String?
-    @Flag(help: "Do not verify Elasticsearch's certificate (self-signed test clusters only).") var insecure = false
+    @Option(help: "The chat endpoint's id (the embeddings one gets -embeddings appended), or the connector's name.") var id: String?
+    @Flag(help: "Kibana: let the connector send tools natively (enableNativeFunctionCalling).") var nativeTools = false
+    @Option(help: "The URL Elastic should call Wick at (default: worked out from the service's address).") var wickURL: String?
+    @Option(help: "The PEM file of the CA that signed Elastic's certificate.") var caCert: String?
+    @Flag(help: "Do not verify Elastic's certificate (self-signed test clusters only).") var insecure = false
     @Flag(help: "Print the requests instead of sending them; no key is issued.") var dryRun = false
 
-    struct Endpoint {
-        let task: String
-        let id: String
-        let model: String
-        let path: String
+    func validate() throws {
+        guard (elasticsearch == nil) != (kibana == nil) else { throw ValidationError("give one of --elasticsearch URL or --kibana URL") }
+        if kibana != nil && embeddings != nil { throw ValidationError("--embeddings needs --elasticsearch (semantic_text uses inference endpoints)") }
     }
 
     func run() async throws {
         let home = WickHome.fromEnvironment()
-        guard let target = URL(string: elasticsearch), target.scheme == "http" || target.scheme == "https", target.host != nil else {
-            throw ValidationError("--elasticsearch must be an http(s) URL")
+        let address = elasticsearch ?? kibana ?? ""
+        guard let url = URL(string: address), url.scheme == "http" || url.scheme == "https", let host = url.host else {
+            throw ValidationError("\(address) is not an http(s) URL")
         }
         let service = try ServiceClient.require(home: home)
         guard let state = ServiceState.read(home) else { throw CLIError("no local Wick service is running; start it with `wick server start`") }
         let loaded = try await Self.loadedModels(service)
-        let chatModel = try Self.pick(model, loaded: loaded)
-        var endpoints = [Endpoint(task: "chat_completion", id: id, model: chatModel, path: "/v1/chat/completions")]
-        if let embeddings {
-            endpoints.append(Endpoint(task: "text_embedding", id: id + "-embeddings", model: try Self.pick(embeddings, loaded: loaded), path: "/v1/embeddings"))
+        let chat = try Self.pick(model, loaded: loaded)
+        let base = try wickURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? AdvertisedURL.base(service: state, client: url)
+        let target: any ElasticTarget
+        if elasticsearch != nil {
+            let chatID = id ?? "wick-chat"
+            var endpoints = [InferenceEndpoints.Endpoint(task: "chat_completion", id: chatID, model: chat.id, url: base + "/v1/chat/completions")]
+            if let embeddings {
+                endpoints.append(.init(task: "text_embedding", id: chatID + "-embeddings", model: try Self.pick(embeddings, loaded: loaded).id, url: base + "/v1/embeddings"))
+            }
+            target = InferenceEndpoints(host: host, endpoints: endpoints, dryRun: dryRun)
+        } else {
+            target = KibanaConnector(host: host, name: id ?? "Wick", model: chat.id, url: base + "/v1/chat/completions",
+                                     contextWindow: chat.contextLength, nativeTools: nativeTools, dryRun: dryRun)
         }
-        let base = try wickURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? AdvertisedURL.base(service: state, client: target)
-        let es = try ElasticsearchClient(url: elasticsearch, credentials: try credentials(), caCertificate: caCert, insecure: insecure, dryRun: dryRun)
+        let client = try ElasticsearchClient(url: address, credentials: try credentials(), extraHeaders: kibana == nil ? [] : [("kbn-xsrf", "true")],
+                                             caCertificate: caCert, insecure: insecure, dryRun: dryRun)
         do {
-            try await connect(es, endpoints: endpoints, base: base, home: home, target: target)
+            try await connect(target, client, home: home)
         } catch {
-            await es.shutdown()
+            await client.shutdown()
             throw error
         }
-        await es.shutdown()
+        await client.shutdown()
     }
 
-    private func connect(_ es: ElasticsearchClient, endpoints: [Endpoint], base: String, home: WickHome, target: URL) async throws {
+    private func connect(_ target: any ElasticTarget, _ client: ElasticsearchClient, home: WickHome) async throws {
         if !dryRun {
-            let info = try await es.send("GET", "/")
-            guard info.status == 200 else { throw CLIError("Elasticsearch at \(elasticsearch) refused the request (\(info.status)): \(info.reason)") }
+            let check = try await client.send("GET", kibana == nil ? "/" : "/api/status")
+            guard check.status == 200 else { throw CLIError("\(target.component) at \(client.base) refused the request (\(check.status)): \(check.reason)") }
         }
-        // Each run issues a new key; the endpoints' earlier keys are revoked once all went well.
         let store = APIKeyStore(home: home)
-        let keyPrefix = "elasticsearch \(target.host ?? "")/\(id)#"
-        let keyName = keyPrefix + String(Int(Date().timeIntervalSince1970))
+        let keyName = target.keyName + "#" + String(Int(Date().timeIntervalSince1970 * 1000))
         let key = dryRun ? "wick-dry-run" : try store.issue(name: keyName)
-        var created: [Endpoint] = [], updated: [Endpoint] = []
+        let lines: [String]
         do {
-            for endpoint in endpoints {
-                let settings: [String: Any] = ["api_key": key, "model_id": endpoint.model, "url": base + endpoint.path]
-                let path = "/_inference/\(endpoint.task)/\(endpoint.id)"
-                let existing = try await es.send("GET", path)
-                if existing.status == 404 || dryRun {
-                    let reply = try await es.send("PUT", path, ["service": "openai", "service_settings": settings], secrets: [key])
-                    guard reply.status == 200 else { throw CLIError("creating \(endpoint.task) endpoint \(endpoint.id) failed (\(reply.status)): \(reply.reason)") }
-                    created.append(endpoint)
-                } else if existing.status == 200 {
-                    let current = ((existing.json["endpoints"] as? [[String: Any]])?.first?["service_settings"] as? [String: Any]) ?? [:]
-                    guard current["url"] as? String == base + endpoint.path, current["model_id"] as? String == endpoint.model else {
-                        throw CLIError("""
-                            the \(endpoint.task) endpoint \(endpoint.id) exists and calls \(current["model_id"] as? String ?? "?") at \
-                            \(current["url"] as? String ?? "?"); choose another --id, or delete it first (DELETE _inference/\(endpoint.task)/\(endpoint.id))
-                            """)
-                    }
-                    let reply = try await es.send("PUT", path + "/_update", ["service_settings": ["api_key": key]], secrets: [key])
-                    guard reply.status == 200 else { throw CLIError("updating \(endpoint.task) endpoint \(endpoint.id) failed (\(reply.status)): \(reply.reason)") }
-                    updated.append(endpoint)
-                } else {
-                    throw CLIError("reading \(endpoint.task) endpoint \(endpoint.id) failed (\(existing.status)): \(existing.reason)")
-                }
-            }
-        } catch {
-            for endpoint in created { _ = try? await es.send("DELETE", "/_inference/\(endpoint.task)/\(endpoint.id)") }
-            // An endpoint already switched to the new key keeps it; otherwise the key goes.
-            if updated.isEmpty && !dryRun { _ = try? store.revoke(name: keyName) }
-            throw error
+            lines = try await target.apply(client, key: key)
+        } catch let failure as ApplyFailure {
+            if !failure.keyInUse && !dryRun { _ = try? store.revoke(name: keyName) }
+            throw CLIError(failure.reason)
         }
         if dryRun { return }
-        for entry in store.entries() where entry.name.hasPrefix(keyPrefix) && entry.name != keyName { _ = try? store.revoke(name: entry.name) }
-
-        for endpoint in endpoints {
-            print("\(created.contains { $0.id == endpoint.id } ? "created" : "updated") \(endpoint.task) endpoint \(endpoint.id): \(endpoint.model) at \(base + endpoint.path)")
+        for entry in store.entries() where entry.name.hasPrefix(target.keyName + "#") && entry.name != keyName { _ = try? store.revoke(name: entry.name) }
+        lines.forEach { print($0) }
+        let reply = try await target.test(client)
+        print("test call through \(target.component): \(reply.trimmingCharacters(in: .whitespacesAndNewlines))")
+        if elasticsearch != nil {
+            let chatID = id ?? "wick-chat"
+            print("In Kibana, choose the inference endpoint \(chatID) for the AI Assistant and Agent Builder\(embeddings == nil ? "" : "; use \(chatID)-embeddings as the inference_id of semantic_text fields").")
+        } else {
+            print("In Kibana, choose the connector \(id ?? "Wick") in the AI Assistant's settings.")
         }
-        let reply = try await es.streamText("/_inference/chat_completion/\(id)/_stream",
-                                            ["messages": [["role": "user", "content": "Reply with one short sentence: are you there?"]],
-                                             "max_completion_tokens": 48])
-        print("test call through Elasticsearch: \(reply.trimmingCharacters(in: .whitespacesAndNewlines))")
-        print("In Kibana, choose the inference endpoint \(id) for the AI Assistant and Agent Builder\(embeddings == nil ? "" : "; use \(id)-embeddings as the inference_id of semantic_text fields").")
     }
 
     private func credentials() throws -> ElasticsearchClient.Credentials {
         let environment = ProcessInfo.processInfo.environment
-        if let key = esApiKey ?? environment["ES_API_KEY"], !key.isEmpty { return .apiKey(key) }
+        let key = kibana == nil ? esApiKey ?? environment["ES_API_KEY"] : kibanaApiKey ?? environment["KIBANA_API_KEY"]
+        if let key, !key.isEmpty { return .apiKey(key) }
         if let user {
             if let password = environment["WICK_ES_PASSWORD"] { return .basic(user: user, password: password) }
             guard Terminal.isInteractive, let typed = getpass("Password for \(user): ") else {
@@ -115,22 +102,29 @@ struct ElasticConnect: AsyncParsableCommand {
             }
             return .basic(user: user, password: String(cString: typed))
         }
-        throw ValidationError("give --es-api-key (or ES_API_KEY), or --user")
+        throw ValidationError(kibana == nil ? "give --es-api-key (or ES_API_KEY), or --user" : "give --kibana-api-key (or KIBANA_API_KEY), or --user")
     }
 
-    /// The loaded instances' identifiers in load order.
-    static func loadedModels(_ service: ServiceClient) async throws -> [String] {
+    struct Loaded {
+        let id: String
+        let contextLength: Int?
+    }
+
+    /// The loaded instances in load order.
+    static func loadedModels(_ service: ServiceClient) async throws -> [Loaded] {
         let instances = try await service.get("/api/v1/instances")["instances"] as? [[String: Any]] ?? []
-        return instances.filter { $0["status"] as? String != "loading" }.compactMap { $0["identifier"] as? String }
+        return instances.filter { $0["status"] as? String != "loading" }.compactMap { instance in
+            (instance["identifier"] as? String).map { Loaded(id: $0, contextLength: instance["context_length"] as? Int) }
+        }
     }
 
-    static func pick(_ name: String?, loaded: [String]) throws -> String {
+    static func pick(_ name: String?, loaded: [Loaded]) throws -> Loaded {
         guard let last = loaded.last else {
             throw CLIError("no model is loaded: load one with a context Elastic can use, e.g. `wick load MODEL --context-length 65536`")
         }
         guard let name else { return last }
-        guard let match = loaded.first(where: { $0.lowercased() == name.lowercased() }) else {
-            throw CLIError("'\(name)' is not loaded (loaded: \(loaded.joined(separator: ", "))); `wick load \(name)` first")
+        guard let match = loaded.first(where: { $0.id.lowercased() == name.lowercased() }) else {
+            throw CLIError("'\(name)' is not loaded (loaded: \(loaded.map(\.id).joined(separator: ", "))); `wick load \(name)` first")
         }
         return match
     }

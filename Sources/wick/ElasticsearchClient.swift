@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import NIOSSL
 
-/// JSON requests to an Elasticsearch or Kibana, with its credentials (an API key or a user and
+/// JSON requests to an Elasticsearch or a Kibana, with its credentials (an API key or a user and
 /// password), the cluster's CA certificate or no verification for a self-signed test cluster; in a
 /// dry run, each request is printed instead of sent.
 struct ElasticsearchClient {
@@ -22,6 +22,8 @@ struct ElasticsearchClient {
     struct Reply {
         let status: Int
         let json: [String: Any]
+        /// The body when it is a JSON array (Kibana's connector list).
+        var array: [[String: Any]]? = nil
 
         /// Elasticsearch's `error.reason` (or Kibana's `message`), else the status.
         var reason: String {
@@ -76,7 +78,8 @@ struct ElasticsearchClient {
         do {
             let response = try await http.execute(request, timeout: timeout)
             let bytes = Data((try await response.body.collect(upTo: 16 << 20)).readableBytesView)
-            return Reply(status: Int(response.status.code), json: (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] ?? [:])
+            let value = try? JSONSerialization.jsonObject(with: bytes)
+            return Reply(status: Int(response.status.code), json: value as? [String: Any] ?? [:], array: value as? [[String: Any]])
         } catch {
             throw CLIError("cannot reach \(base) (\(error))")
         }

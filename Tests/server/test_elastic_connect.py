@@ -1,11 +1,13 @@
-"""`wick elastic connect --elasticsearch` against the fake Elasticsearch: endpoints created with a key
-Wick issues (kept hashed), validated by Elasticsearch calling back, a streamed test call; re-run
-idempotently (the key rotated, the old one revoked), a dry run, an unreachable service address and
-wrong credentials leaving nothing behind."""
+"""`wick elastic connect` against the fake Elasticsearch (endpoints created with a key Wick issues and
+keeps hashed, validated by Elasticsearch calling back, a streamed test call) and the fake Kibana (the
+OpenAI connector through the Connectors API, then its run action); re-run idempotently (the key
+rotated, the old one revoked), a dry run, an unreachable service address, wrong credentials and
+conflicts leaving nothing behind."""
 import json, os, signal, urllib.request
 import pytest
 from conftest import QWEN, SMOL, free_port, wick
 from fake_elasticsearch import FakeElasticsearch
+from fake_kibana import FakeKibana
 
 QWEN_ID = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 SMOL_ID = "smollm2-135m-instruct-q4_1"
@@ -114,3 +116,47 @@ def test_a_failed_validation_removes_the_endpoint_and_the_key(service, es):
     code, _, err = connect(service, es, "--id", "unreachable", "--wick-url", f"http://127.0.0.1:{free_port()}")
     assert code != 0 and "creating chat_completion endpoint unreachable failed" in err
     assert "unreachable" not in es.endpoints and issued(service["home"]) == before
+
+
+@pytest.fixture
+def kibana():
+    fake = FakeKibana()
+    yield fake
+    fake.close()
+
+
+def test_kibana_connector_created_tested_then_updated(service, kibana):
+    before = issued(service["home"])
+    args = ("elastic", "connect", "--kibana", kibana.url, "--model", SMOL_ID, "--native-tools")
+    code, out, err = wick(service["home"], *args, env={"KIBANA_API_KEY": kibana.api_key})
+    assert code == 0, err
+    (cid, connector), = kibana.connectors.items()
+    assert connector["name"] == "Wick" and connector["config"] == {
+        "apiProvider": "Other", "apiUrl": service["base"] + "/v1/chat/completions", "defaultModel": SMOL_ID,
+        "enableNativeFunctionCalling": True, "contextWindowLength": 2048}
+    assert "created connector Wick" in out and "test call through Kibana:" in out
+    # The run action went through Wick with the issued key, and Wick's reply passed the connector's checks.
+    url, headers, body = kibana.sent[-1]
+    assert url.endswith("/v1/chat/completions") and headers["Authorization"] == f"Bearer {connector['secrets']['apiKey']}"
+    assert status(service["base"], connector["secrets"]["apiKey"]) == 200
+    assert len(issued(service["home"])) == len(before) + 1
+    old_key = connector["secrets"]["apiKey"]
+
+    code, out, err = wick(service["home"], *args, env={"KIBANA_API_KEY": kibana.api_key})
+    assert code == 0, err
+    assert list(kibana.connectors) == [cid] and "updated connector Wick" in out
+    new_key = kibana.connectors[cid]["secrets"]["apiKey"]
+    assert new_key != old_key and status(service["base"], old_key) == 401 and status(service["base"], new_key) == 200
+    assert len(issued(service["home"])) == len(before) + 1
+
+
+def test_kibana_wrong_credentials_and_dry_run(service, kibana):
+    before = issued(service["home"])
+    code, _, err = wick(service["home"], "elastic", "connect", "--kibana", kibana.url, env={"KIBANA_API_KEY": "wrong"})
+    assert code != 0 and "Kibana" in err and "401" in err
+    assert kibana.connectors == {} and issued(service["home"]) == before
+    kibana.received.clear()
+    code, out, err = wick(service["home"], "elastic", "connect", "--kibana", kibana.url, "--dry-run", env={"KIBANA_API_KEY": kibana.api_key})
+    assert code == 0, err
+    assert f"POST {kibana.url}/api/actions/connector" in out and '"connector_type_id":".gen-ai"' in out and "<new Wick API key>" in out
+    assert kibana.received == [] and issued(service["home"]) == before
