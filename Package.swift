@@ -41,6 +41,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: ["Engine", "Models", "Tokenizers", "Templates", "GGUF", "ModelStore", "Kernels", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(

@@ -14,15 +14,18 @@ public struct ServiceState: Codable, Sendable, Equatable {
     /// A token the service accepts from its owner's CLI, made anew at each start (this file is the
     /// owner's only), so the CLI keeps working when keys are issued to others.
     public var token: String?
+    /// Whether the service serves HTTPS (its own certificate, which its CLI does not verify on loopback).
+    public var tls: Bool?
 
-    enum CodingKeys: String, CodingKey { case pid, host, port, apiKeyFile = "api_key_file", token }
+    enum CodingKeys: String, CodingKey { case pid, host, port, apiKeyFile = "api_key_file", token, tls }
 
-    public init(pid: Int32, host: String, port: Int, apiKeyFile: String?, token: String? = nil) {
+    public init(pid: Int32, host: String, port: Int, apiKeyFile: String?, token: String? = nil, tls: Bool = false) {
         self.pid = pid
         self.host = host
         self.port = port
         self.apiKeyFile = apiKeyFile
         self.token = token
+        self.tls = tls
     }
 
     /// The recorded state, if its process still runs and is a Wick service (a service killed
@@ -52,6 +55,6 @@ public struct ServiceState: Codable, Sendable, Equatable {
     /// The address a client connects to (a service bound to every interface is reached on loopback).
     public var clientBase: String {
         let h = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
-        return "http://\(h.contains(":") ? "[\(h)]" : h):\(port)"
+        return "\(tls == true ? "https" : "http")://\(h.contains(":") ? "[\(h)]" : h):\(port)"
     }
 }

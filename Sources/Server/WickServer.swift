@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HTTPTypes
 import Templates
 
@@ -17,6 +18,8 @@ public struct WickServer: Sendable {
         /// The service's own token for its owner's CLI (in the state file): accepted, but on its own it
         /// does not turn authentication on.
         public var localToken: String?
+        /// Serve HTTPS with these certificates (reloadable) instead of plain HTTP.
+        public var tls: TLSCertificates?
         public var cors = false
         public var maxBodyBytes = 32 << 20
         public init() {}
@@ -71,7 +74,11 @@ public struct WickServer: Sendable {
     /// Serves until SIGTERM or SIGINT, then lets running requests finish. `onBound` gets the port
     /// once the server listens.
     public func run(onBound: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let app = Application(router: makeRouter(), configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wick"),
+        let server: HTTPServerBuilder = configuration.tls.map { certificates in
+            HTTPServerBuilder { responder in ReloadingTLSChannel(base: HTTP1Channel(responder: responder), certificates: certificates) }
+        } ?? .http1()
+        let app = Application(router: makeRouter(), server: server,
+                              configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wick"),
                               onServerRunning: { channel in await onBound(channel.localAddress?.port ?? 0) })
         try await app.runService()
     }

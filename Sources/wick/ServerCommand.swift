@@ -25,6 +25,8 @@ struct ServerCommand: AsyncParsableCommand {
         @Option(help: "Require a bearer key on /v1 and /api routes: one key per line of this file (WICK_API_KEY adds one).") var apiKeyFile: String?
         @Flag(help: "Answer CORS requests from browsers.") var cors = false
         @Flag(help: "Stay in the foreground (for systemd and containers).") var foreground = false
+        @Option(help: "Serve HTTPS with this PEM certificate chain (with --tls-key; SIGHUP reloads both).") var tlsCert: String?
+        @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
         @Option(help: "Worker threads for inference.") var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Largest request body in bytes.") var maxBodyBytes = 32 << 20
         @Option(help: "Requests that may wait for inference (the running ones included) before others get 503.") var maxQueued = 16
@@ -39,6 +41,7 @@ struct ServerCommand: AsyncParsableCommand {
             guard contextLength.count <= 1 || contextLength.count == model.count else {
                 throw ValidationError("give one --context-length for all models, or one per --model")
             }
+            if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         }
 
         func run() async throws {
@@ -47,13 +50,26 @@ struct ServerCommand: AsyncParsableCommand {
                 throw ServiceClient.Failure(description: "a Wick service is already running at \(running.clientBase) (pid \(running.pid)); `wick server stop` stops it")
             }
             let keys = try apiKeys()
+            let certificates = try tlsCertificates()
             if port != 0 { try PortCheck.ensureFree(host: bind, port: port) }
             guard foreground else {
                 let state = try await ServiceLauncher.launch(arguments: CommandLine.arguments.dropFirst() + ["--foreground"], home: home)
                 print("Wick service running at \(state.clientBase) (pid \(state.pid)); OpenAI API at \(state.clientBase)/v1")
                 return
             }
-            try await serve(home: home, keys: keys)
+            try await serve(home: home, keys: keys, certificates: certificates)
+        }
+
+        /// The certificate and key, checked before the service starts (a background start reports a
+        /// bad file at once).
+        private func tlsCertificates() throws -> TLSCertificates? {
+            guard let tlsCert, let tlsKey else { return nil }
+            let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
+            do {
+                return try TLSCertificates(certificateFile: absolute(tlsCert), keyFile: absolute(tlsKey))
+            } catch {
+                throw CLIError("cannot use the TLS certificate \(tlsCert) with the key \(tlsKey): \(error)")
+            }
         }
 
         private func apiKeys() throws -> [String] {
@@ -67,7 +83,7 @@ struct ServerCommand: AsyncParsableCommand {
             return keys
         }
 
-        private func serve(home: WickHome, keys: [String]) async throws {
+        private func serve(home: WickHome, keys: [String], certificates: TLSCertificates?) async throws {
             try home.prepare()
             let settings = try Settings.load(from: home)
             let store = ModelStore(home: home)
@@ -89,6 +105,8 @@ struct ServerCommand: AsyncParsableCommand {
             config.issuedKeys = home.apiKeys
             let token = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
             config.localToken = token
+            config.tls = certificates
+            let reloader = certificates.map(CertificateReloader.init)
             config.cors = cors
             config.maxBodyBytes = maxBodyBytes
             let downloads = DownloadJobs(fetcher: ModelFetcher(store: store, hub: HubClient()), settings: settings)
@@ -102,12 +120,13 @@ struct ServerCommand: AsyncParsableCommand {
                 }
             }
             defer {
+                reloader?.cancel()
                 sweeper.cancel()
                 ServiceState.remove(home, pid: pid)
             }
             try await server.run { boundPort in
-                try? ServiceState(pid: pid, host: bind, port: boundPort, apiKeyFile: keyFile, token: token).write(home)
-                print("wick: serving on http://\(bind):\(boundPort)/v1")
+                try? ServiceState(pid: pid, host: bind, port: boundPort, apiKeyFile: keyFile, token: token, tls: certificates != nil).write(home)
+                print("wick: serving on \(certificates == nil ? "http" : "https")://\(bind):\(boundPort)/v1")
             }
         }
     }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import ModelStore
 import NIOCore
+import NIOSSL
 
 /// The CLI's connection to a running service: found through `$WICK_HOME/service.json` (or
 /// `--host/--port` for another machine), authenticated with `WICK_API_KEY`, the service's key file or
@@ -41,6 +42,19 @@ struct ServiceClient {
     /// Loads of large models take minutes: no read timeout, only a connect timeout.
     static let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
                                  configuration: .init(timeout: .init(connect: .seconds(5))))
+    /// The local service over HTTPS: its certificate names the address others reach it at, and a
+    /// self-signed one is common, so on loopback it is not verified (the token authenticates).
+    static let localTLS: HTTPClient = {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                          configuration: .init(tlsConfiguration: tls, timeout: .init(connect: .seconds(5))))
+    }()
+
+    private var client: HTTPClient {
+        guard let url = URL(string: base), url.scheme == "https", AdvertisedURL.isLoopback(url.host ?? "") else { return Self.http }
+        return Self.localTLS
+    }
 
     func get(_ path: String) async throws -> [String: Any] { try await send("GET", path, body: nil) }
 
@@ -66,7 +80,7 @@ struct ServiceClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await Self.http.execute(request, timeout: timeout)
+            response = try await client.execute(request, timeout: timeout)
         } catch {
             throw Failure(description: "no Wick service answers at \(base) (\(error)); start it with `wick server start`", answered: false)
         }
