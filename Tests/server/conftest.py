@@ -9,6 +9,15 @@ SMOL = os.path.join(MODELS, "smollm2-135m-instruct-q4_1.gguf")
 WICK = os.environ.get("WICK_BIN", ".build/release/wick")
 
 
+def make_certificate(directory, name):
+    """A self-signed certificate for 127.0.0.1 and localhost made by openssl: (cert, key) paths."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+                    "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,19 +1,11 @@
 """Wick's own TLS, so a remote Elastic needs no proxy: a self-signed certificate made by `openssl` here,
 a streamed chat over HTTPS verified against it, the CLI reaching its HTTPS service, the certificate
 reloaded on SIGHUP (and kept when the new files are broken), bad files refused at start."""
-import json, os, signal, socket, ssl, subprocess, time, urllib.request
+import json, os, signal, socket, ssl, time, urllib.request
 import pytest
-from conftest import SMOL, free_port, wick
+from conftest import SMOL, free_port, make_certificate, wick
 
 KEY = "tls-test-key"
-
-
-def make_certificate(directory, name):
-    cert, key = directory / f"{name}.pem", directory / f"{name}-key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-                    "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    return cert, key
 
 
 def peer_certificate(port):
