@@ -25,6 +25,7 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     let scheduler: BatchScheduler
     let builder: PromptBuilder
     var toolFormat: ToolCallFormat { builder.toolFormat }
+    public var templateRendersTools: Bool { builder.rendersTools && builder.template != nil }
     let queue: InferenceQueue
     let logger = Logger(label: "wick.model")
     private let activity = ModelActivity()

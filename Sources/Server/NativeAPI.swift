@@ -101,6 +101,7 @@ struct NativeAPI: Sendable {
             ("status", .string(i.model.activeRequests > 0 ? "generating" : "idle")),
             ("size_bytes", .int(i.model.weightsBytes + i.model.kvCacheBytes)), ("context_length", .int(i.model.contextLength)),
             ("parallel", .int(i.model.parallel)), ("ttl_seconds", ModelHost.ttlLeft(i).map(Value.int) ?? .none), ("queued", .int(i.model.activeRequests)),
+            ("tools", .bool(i.model.templateRendersTools)), ("embedding_length", .int(i.model.embeddingSize)),
         ])
     }
 

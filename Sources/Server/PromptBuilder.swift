@@ -9,6 +9,9 @@ struct PromptBuilder: Sendable {
     let toolFormat: ToolCallFormat
     let bosText: String
     let eosText: String
+    /// Whether the template renders a request's `tools` (else they only reach the model through the
+    /// system prompt, as Kibana's simulated function calling puts them).
+    let rendersTools: Bool
 
     /// ChatML, for files without a template of their own.
     static let fallbackTemplate = """
@@ -22,6 +25,7 @@ struct PromptBuilder: Sendable {
         let text = source ?? Self.fallbackTemplate
         template = try? Template(text)
         toolFormat = ToolCallFormat(template: text)
+        rendersTools = text.contains("tools")
         self.bosText = bosText
         self.eosText = eosText
     }

@@ -2,6 +2,6 @@ import ArgumentParser
 
 /// `wick elastic …`: connecting Elastic to this service.
 struct ElasticCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "elastic", abstract: "Connect Elastic (Elasticsearch inference endpoints) to this Wick service.",
-                                                    subcommands: [ElasticConnect.self])
+    static let configuration = CommandConfiguration(commandName: "elastic", abstract: "Connect Elastic (Elasticsearch inference endpoints, Kibana's connector) to this Wick service, and check it is ready.",
+                                                    subcommands: [ElasticConnect.self, ElasticDoctor.self])
 }
