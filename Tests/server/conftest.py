@@ -1,5 +1,5 @@
 """Shared helpers of the HTTP and CLI tiers: the built binary, the test models, a fake hub."""
-import os, socket, subprocess
+import os, socket, subprocess, time, urllib.request
 import pytest
 from fakehub import FakeHub
 
@@ -16,6 +16,24 @@ def make_certificate(directory, name):
                     "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, capture_output=True)
     return cert, key
+
+
+def serve(args, env):
+    """`wick server start --foreground` on a free port with `args` and the environment `env` (WICK_HOME
+    in it); waits until /health answers. Returns (process, base address)."""
+    port = free_port()
+    proc = subprocess.Popen([WICK, "server", "start", "--foreground", "--port", str(port), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            return proc, base
+        except Exception:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode())
+            time.sleep(0.25)
+    raise RuntimeError("the server did not start")
 
 
 def free_port():

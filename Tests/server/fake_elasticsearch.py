@@ -4,7 +4,8 @@ model server to validate it (embeddings learn their size from one "how big" inpu
 to the model server with the bodies Elasticsearch's Java client sends and parse what comes back with
 its strictness (SSE framing, required fields, where `null` is allowed, the `completion` task's stricter
 stream). Every request it receives and every call it makes is recorded."""
-import base64, http.server, json, math, re, struct, threading, urllib.error, urllib.request
+import base64, json, math, re, struct, urllib.error, urllib.request
+from json_service import JSONService
 
 
 class ClientRuleError(Exception):
@@ -126,79 +127,37 @@ def decode_embedding(value):
     raise ClientRuleError("embedding is neither base64 nor a float array")
 
 
-class FakeElasticsearch:
+class FakeElasticsearch(JSONService):
     def __init__(self, api_key="es-admin-key", base64_embeddings=True):
         self.api_key = api_key
         self.base64_embeddings = base64_embeddings  # newest releases; older ones send no encoding_format
         self.endpoints = {}      # id -> {"task_type", "service", "service_settings", "task_settings", "api_key"}
-        self.received = []       # (method, path, body) of every request to this fake
         self.sent = []           # (url, body) of every call to the model server
         self.retries = 0         # embeddings truncated and sent again after "content too large"
-        es = self
+        super().__init__()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    @staticmethod
+    def failure(status, kind, reason):
+        return status, {"error": {"type": kind, "reason": reason, "root_cause": [{"type": kind, "reason": reason}]}, "status": status}
 
-            def log_message(self, *args):
-                pass
+    def bad_json(self):
+        return self.failure(400, "parse_exception", "request body is not JSON")[1]
 
-            def reply(self, status, value):
-                body = json.dumps(value).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def fail(self, status, kind, reason):
-                self.reply(status, {"error": {"type": kind, "reason": reason, "root_cause": [{"type": kind, "reason": reason}]},
-                                    "status": status})
-
-            def handle_any(self, method):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    return self.fail(400, "parse_exception", "request body is not JSON")
-                es.received.append((method, self.path, body))
-                if self.headers.get("Authorization") != f"ApiKey {es.api_key}":
-                    return self.fail(401, "security_exception", "unable to authenticate with provided credentials")
-                parts = [p for p in self.path.split("?")[0].split("/") if p]
-                try:
-                    if method == "GET" and not parts:
-                        return self.reply(200, {"name": "fake", "version": {"number": "9.4.0"}, "tagline": "You Know, for Search"})
-                    if parts[:1] != ["_inference"] or len(parts) < 3:
-                        return self.fail(404, "resource_not_found_exception", f"no handler for {method} {self.path}")
-                    task, inference_id, action = parts[1], parts[2], parts[3] if len(parts) > 3 else None
-                    status, value = es.route(method, task, inference_id, action, body, self)
-                    if status is not None:
-                        self.reply(status, value)
-                except ClientRuleError as e:
-                    self.fail(500, "status_exception", f"Failed to parse the model server's response: {e}")
-                except ServerError as e:
-                    status = {"content_too_large": 413, "unauthorized": 401, "not_found": 404}.get(e.kind, 400)
-                    self.fail(status, "status_exception", f"Received an error from the model server ({e.kind}): {e.message}")
-
-            def do_GET(self):
-                self.handle_any("GET")
-
-            def do_PUT(self):
-                self.handle_any("PUT")
-
-            def do_POST(self):
-                self.handle_any("POST")
-
-            def do_DELETE(self):
-                self.handle_any("DELETE")
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def serve(self, method, parts, headers, body, handler):
+        if headers.get("Authorization") != f"ApiKey {self.api_key}":
+            return self.failure(401, "security_exception", "unable to authenticate with provided credentials")
+        try:
+            if method == "GET" and not parts:
+                return 200, {"name": "fake", "version": {"number": "9.4.0"}, "tagline": "You Know, for Search"}
+            if parts[:1] != ["_inference"] or len(parts) < 3:
+                return self.failure(404, "resource_not_found_exception", f"no handler for {method} /{'/'.join(parts)}")
+            status, value = self.route(method, parts[1], parts[2], parts[3] if len(parts) > 3 else None, body, handler)
+            return None if status is None else (status, value)
+        except ClientRuleError as e:
+            return self.failure(500, "status_exception", f"Failed to parse the model server's response: {e}")
+        except ServerError as e:
+            status = {"content_too_large": 413, "unauthorized": 401, "not_found": 404}.get(e.kind, 400)
+            return self.failure(status, "status_exception", f"Received an error from the model server ({e.kind}): {e.message}")
 
     # --- the inference API ---------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 connector's schema, unknown keys refused), updated and deleted, with Kibana's auth and `kbn-xsrf` rule;
 the `run` action posts the given body to the connector's URL with its key, as the connector does, and
 checks the reply by the connector's non-streaming rules."""
-import http.server, json, threading, urllib.error, urllib.request, uuid
+import json, urllib.error, urllib.request, uuid
+from json_service import JSONService
 
 CONFIG_KEYS = {"apiProvider", "apiUrl", "defaultModel", "enableNativeFunctionCalling", "contextWindowLength", "headers",
                "organizationId", "projectId", "verificationMode", "certificateData", "privateKeyData", "caData"}
@@ -29,65 +30,22 @@ def check_reply(reply):
     return None
 
 
-class FakeKibana:
+class FakeKibana(JSONService):
     def __init__(self, api_key="kibana-admin-key"):
         self.api_key = api_key
         self.connectors = {}     # id -> {"name", "connector_type_id", "config", "secrets"}
-        self.received = []       # (method, path, body)
         self.sent = []           # (url, headers, body) of the connector's calls to the model server
-        kibana = self
+        super().__init__()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def bad_json(self):
+        return {"statusCode": 400, "error": "Bad Request", "message": "Invalid JSON"}
 
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, value):
-                body = b"" if status == 204 else json.dumps(value).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def error(self, status, message):
-                self.reply(status, {"statusCode": status, "error": http.HTTPStatus(status).phrase, "message": message})
-
-            def handle_any(self, method):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    return self.error(400, "Invalid JSON")
-                kibana.received.append((method, self.path, body))
-                if self.headers.get("Authorization") != f"ApiKey {kibana.api_key}":
-                    return self.error(401, "[security_exception]: unable to authenticate with provided credentials")
-                if method != "GET" and self.headers.get("kbn-xsrf") is None:
-                    return self.error(400, "Request must contain a kbn-xsrf header.")
-                status, value = kibana.route(method, [p for p in self.path.split("?")[0].split("/") if p], body)
-                self.reply(status, value)
-
-            def do_GET(self):
-                self.handle_any("GET")
-
-            def do_POST(self):
-                self.handle_any("POST")
-
-            def do_PUT(self):
-                self.handle_any("PUT")
-
-            def do_DELETE(self):
-                self.handle_any("DELETE")
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def serve(self, method, parts, headers, body, handler):
+        if headers.get("Authorization") != f"ApiKey {self.api_key}":
+            return 401, {"statusCode": 401, "error": "Unauthorized", "message": "[security_exception]: unable to authenticate with provided credentials"}
+        if method != "GET" and headers.get("kbn-xsrf") is None:
+            return 400, {"statusCode": 400, "error": "Bad Request", "message": "Request must contain a kbn-xsrf header."}
+        return self.route(method, parts, body)
 
     def public(self, cid):
         c = self.connectors[cid]

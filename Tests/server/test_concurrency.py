@@ -1,10 +1,10 @@
 """Many conversations at once on one model: continuous batching, shared prompt prefixes reported as
 `cached_tokens`, and a disconnecting client freeing its sequence. A server of its own (4 sequences
 at once, room for 16 requests)."""
-import concurrent.futures, http.client, json, os, subprocess, time, urllib.request
+import concurrent.futures, http.client, json, os, time, urllib.request
 import openai
 import pytest
-from conftest import QWEN, WICK, free_port
+from conftest import QWEN, serve
 
 MODEL_ID = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 # A system prompt of some 400 tokens, as Kibana's assistant sends before every conversation.
@@ -14,22 +14,9 @@ SYSTEM = ("You are a helpful assistant for an observability platform. " +
 
 def start(home):
     """A server with its own WICK_HOME; returns (process, base address)."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "WICK_API_KEY"}
     env["WICK_HOME"] = str(home)
-    proc = subprocess.Popen([WICK, "server", "start", "--foreground", "--model", QWEN, "--port", str(port),
-                             "--context-length", "2048", "--parallel", "4", "--max-queued", "16"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            return proc, base
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
-            time.sleep(0.25)
-    raise RuntimeError("the server did not start")
+    return serve(["--model", QWEN, "--context-length", "2048", "--parallel", "4", "--max-queued", "16"], env)
 
 
 def stop(proc):

@@ -2,9 +2,9 @@
 the fake Elasticsearch creates the endpoints (validating them with a call, as Elasticsearch does),
 then sends chat, completion and embeddings calls with the bodies Elasticsearch writes and parses the
 replies with its strictness (../shared/elastic/README.md)."""
-import json, math, os, subprocess, time, urllib.request
+import json, os, urllib.request
 import pytest
-from conftest import MODELS, WICK, free_port
+from conftest import MODELS, serve
 from fake_elasticsearch import FakeElasticsearch
 
 KEY = "wick-key-for-es"
@@ -21,20 +21,8 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "description"
 
 @pytest.fixture(scope="module", params=list(MODELS_UNDER_TEST))
 def wick_server(request, tmp_path_factory):
-    port = free_port()
     env = dict(os.environ, WICK_API_KEY=KEY, WICK_HOME=str(tmp_path_factory.mktemp("home")))
-    proc = subprocess.Popen([WICK, "server", "start", "--foreground", "--model", os.path.join(MODELS, request.param + ".gguf"),
-                             "--port", str(port), "--context-length", "2048", "--parallel", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
-            time.sleep(0.25)
+    proc, base = serve(["--model", os.path.join(MODELS, request.param + ".gguf"), "--context-length", "2048", "--parallel", "2"], env)
     yield base, request.param
     proc.terminate()
     proc.wait(timeout=20)

@@ -1,9 +1,9 @@
 """Drives a real `wick server` with the official OpenAI Python SDK and replays Kibana's requests.
 Run by scripts/test: WICK_BIN is the release binary, WICK_TEST_MODELS the model cache."""
-import http.client, json, os, subprocess, time, urllib.request
+import http.client, json, os, time, urllib.request
 import openai
 import pytest
-from conftest import free_port
+from conftest import serve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_FILE = os.path.join(os.environ.get("WICK_TEST_MODELS") or os.path.expanduser("~/.cache/wick/test-models"),
@@ -16,21 +16,9 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "description"
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    port = free_port()
     # The key comes from the environment (argv is visible to every user); an empty store of its own.
     env = dict(os.environ, WICK_API_KEY=KEY, WICK_HOME=str(tmp_path_factory.mktemp("home")))
-    proc = subprocess.Popen([os.environ.get("WICK_BIN", ".build/release/wick"), "server", "start", "--foreground", "--model", MODEL_FILE,
-                             "--port", str(port), "--context-length", "4096", "--max-queued", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
-            time.sleep(0.25)
+    proc, base = serve(["--model", MODEL_FILE, "--context-length", "4096", "--max-queued", "2"], env)
     yield base
     proc.terminate()
     proc.wait(timeout=20)
