@@ -160,3 +160,11 @@ def test_kibana_wrong_credentials_and_dry_run(service, kibana):
     assert code == 0, err
     assert f"POST {kibana.url}/api/actions/connector" in out and '"connector_type_id":".gen-ai"' in out and "<new Wick API key>" in out
     assert kibana.received == [] and issued(service["home"]) == before
+
+
+def test_an_unreachable_cluster_is_a_clear_error_and_issues_no_key(service):
+    before = issued(service["home"])
+    url = f"http://127.0.0.1:{free_port()}"
+    code, _, err = wick(service["home"], "elastic", "connect", "--elasticsearch", url, env={"ES_API_KEY": "k"})
+    assert code != 0 and f"cannot reach {url}" in err
+    assert issued(service["home"]) == before
