@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Templates
 
@@ -229,6 +230,8 @@ struct CompletionHandler: Sendable {
             try await send("data: [DONE]\n\n")
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        // X-Accel-Buffering: nginx passes the events on as they come even where the proxy buffers.
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache",
+                                               HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)
     }
 }

@@ -1,6 +1,7 @@
 """Real nginx in front of Wick with the configuration of Elastic's guide: TLS on nginx, the bearer
-token checked by nginx, proxy_pass to Wick on loopback, buffering off. A streamed chat goes through
-in many small pieces as tokens are made, a wrong token stops at nginx."""
+token checked by nginx, proxy_pass to Wick on loopback, buffering off — and with nginx's default
+buffering left on, which Wick's `X-Accel-Buffering: no` overrides. A streamed chat goes through in many
+small pieces as tokens are made; a wrong token stops at nginx."""
 import json, os, shutil, socket, ssl, subprocess, time, urllib.request
 import pytest
 from conftest import SMOL, free_port, make_certificate, wick
@@ -10,8 +11,8 @@ pytestmark = pytest.mark.skipif(shutil.which("nginx") is None and not os.path.ex
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-@pytest.fixture(scope="module")
-def proxied(tmp_path_factory):
+@pytest.fixture(scope="module", params=["off", "on"])
+def proxied(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("nginx")
     home = tmp_path_factory.mktemp("nginx-home")
     wick_port, nginx_port = free_port(), free_port()
@@ -38,7 +39,7 @@ http {{
             if ($http_authorization != "Bearer {TOKEN}") {{ return 401; }}
             proxy_pass http://127.0.0.1:{wick_port}/;
             proxy_http_version 1.1;
-            proxy_buffering off;
+            proxy_buffering {request.param};
             proxy_read_timeout 600s;
         }}
     }}
