@@ -25,9 +25,9 @@ extension Transformer {
             // The row path reads half-precision rows (llama.cpp's rounding); a q8_0 cache is widened
             // block by block instead, which its int8 rows make the faster way. So is a generated
             // token deep in a conversation: the tiles read each key and value block once for all the
-            // query heads that share it, where the row path reads it once per query head (with a
-            // single KV head, though, one tile would leave the other threads idle).
-            let deep = segment.start >= Self.exactRoundingSpan && config.kvHeads > 1
+            // query heads that share it, where the row path reads it once per query head, and its
+            // positions are split among the threads.
+            let deep = segment.start >= Self.exactRoundingSpan
             let exact = segment.count == 1 ? !deep : segment.start + segment.count <= Self.attentionBlock
             if segment.cache.type == .f16 && exact {
                 for t in 0..<segment.count {
@@ -109,9 +109,30 @@ extension Transformer {
         }
     }
 
-    /// Floats of one thread's tile memory: a tile's rows padded to a multiple of 8.
-    static func tileFloats(_ c: ModelConfig) -> Int {
-        Tile.floats(rows: (attentionTile * c.heads / max(c.kvHeads, 1) + 7) / 8 * 8, d: c.headDim)
+    /// A tile's rows at most: `attentionTile` tokens × the query heads of one KV head, padded to 8.
+    static func tileRows(_ c: ModelConfig) -> Int { (attentionTile * c.heads / max(c.kvHeads, 1) + 7) / 8 * 8 }
+
+    /// Floats of one thread's tile memory.
+    static func tileFloats(_ c: ModelConfig) -> Int { Tile.floats(rows: tileRows(c), d: c.headDim) }
+
+    /// When a step has fewer tiles than this many per thread (generation: one per KV head), each
+    /// tile's positions are split into parts that threads take separately (flash decoding), so a long
+    /// cache is read by all threads at once; the parts' partial results are then merged.
+    static let splitJobsPerThread = 4
+    /// Positions a part covers at least, so merging stays small beside reading them.
+    static let splitPositions = 2 * attentionBlock
+
+    /// Floats of one part's partial result: the outputs, maxima and sums of a tile's rows.
+    static func partialFloats(_ c: ModelConfig) -> Int { tileRows(c) * (c.headDim + 2) }
+
+    /// Parts of a step at most, per thread (see `positionSplits`): below 2 × `splitJobsPerThread`.
+    static let partialSlotsPerThread = 2 * splitJobsPerThread
+
+    /// Into how many parts each of `units` tiles' `positions` go.
+    static func positionSplits(units: Int, positions: Int, threads: Int) -> Int {
+        let wanted = splitJobsPerThread * threads
+        guard units < wanted else { return 1 }
+        return max(1, min(positions / splitPositions, (wanted + units - 1) / units))
     }
 
     /// Below every real score: a masked position's score, and each row's maximum before its first
@@ -126,11 +147,14 @@ extension Transformer {
         let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads
         let n = segment.count, start = segment.start, cache = segment.cache, base = segment.firstRow
         let qDim = c.heads * d, tile = Self.attentionTile, block = Self.attentionBlock
-        let tiles = (n + tile - 1) / tile
-        pool.parallelFor(tiles * c.kvHeads) { range, thread in
+        let tiles = (n + tile - 1) / tile, units = tiles * c.kvHeads
+        let splits = Self.positionSplits(units: units, positions: start + n, threads: pool.count)
+        let partialFloats = Self.partialFloats(c)
+        pool.parallelFor(units * splits) { range, thread in
             let memory = s.tiles + thread * s.tileFloats
             for job in range {
-                let g = job % c.kvHeads, t0 = (job / c.kvHeads) * tile, t1 = min(n, t0 + tile)
+                let unit = job / splits, part = job % splits
+                let g = unit % c.kvHeads, t0 = (unit / c.kvHeads) * tile, t1 = min(n, t0 + tile)
                 // Row r is token t0 + r / group, query head g · group + r % group; it sees [first, last].
                 // The rows are padded to a multiple of 8 with zero queries whose outputs are dropped.
                 let real = (t1 - t0) * group, rows = (real + 7) / 8 * 8
@@ -145,7 +169,11 @@ extension Transformer {
                     m.sums[r] = 0
                 }
                 m.outputs.initialize(repeating: 0, count: d * rows)
-                let lo = first(0), hi = last(real - 1), headOffset = cache.type.headOffset(g, d: d)
+                // This part's share of the tile's blocks.
+                let firstBlock = first(0) / block, blocks = last(real - 1) / block - firstBlock + 1
+                let lo = max(first(0), (firstBlock + part * blocks / splits) * block)
+                let hi = min(last(real - 1), (firstBlock + (part + 1) * blocks / splits) * block - 1)
+                let headOffset = cache.type.headOffset(g, d: d)
                 var b = lo
                 while b <= hi {
                     let count = min(block - b % block, hi - b + 1)
@@ -164,10 +192,39 @@ extension Transformer {
                                                 outputs: d, reduce: count, into: m.outputs, accumulate: true)
                     b += count
                 }
-                for r in 0..<real {
-                    let out = s.attention + head(r), inverse = 1 / m.sums[r]
-                    for j in 0..<d { out[j] = m.outputs[j * rows + r] * inverse }
+                if splits == 1 {
+                    for r in 0..<real {
+                        let out = s.attention + head(r), inverse = 1 / m.sums[r]
+                        for j in 0..<d { out[j] = m.outputs[j * rows + r] * inverse }
+                    }
+                } else {
+                    let slot = s.partials + job * partialFloats
+                    slot.update(from: m.outputs, count: d * rows)
+                    (slot + d * rows).update(from: m.maxima, count: rows)
+                    (slot + (d + 1) * rows).update(from: m.sums, count: rows)
                 }
+            }
+        }
+        guard splits > 1 else { return }
+        // Merge each row's parts: rescale each to the largest maximum, then divide by the total sum.
+        // A part that saw none of a row's positions has the masked maximum, so its weight is 0.
+        for unit in 0..<units {
+            let g = unit % c.kvHeads, t0 = (unit / c.kvHeads) * tile, real = (min(n, t0 + tile) - t0) * group
+            let rows = (real + 7) / 8 * 8, parts = s.partials + unit * splits * partialFloats
+            for r in 0..<real {
+                var maximum = Self.maskedScore
+                for p in 0..<splits { maximum = max(maximum, parts[p * partialFloats + d * rows + r]) }
+                var sum: Float = 0
+                let out = s.attention + (base + t0 + r / group) * qDim + (g * group + r % group) * d
+                for j in 0..<d { out[j] = 0 }
+                for p in 0..<splits {
+                    let part = parts + p * partialFloats
+                    let weight = expf(part[d * rows + r] - maximum)
+                    sum += part[(d + 1) * rows + r] * weight
+                    for j in 0..<d { out[j] += part[j * rows + r] * weight }
+                }
+                let inverse = 1 / sum
+                for j in 0..<d { out[j] *= inverse }
             }
         }
     }

@@ -21,7 +21,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         headDim = c.headDim
         let pages = Int64((contextLength * parallel + KVPagePool.pageSize - 1) / KVPagePool.pageSize)
         kvCacheBytes = 2 * Int64(c.layers) * pages * Int64(KVPagePool.pageSize) * Int64(kvCacheType.rowBytes(c.kvHeads * c.headDim))
-        let scores = Int64(threads) * (2 * context + Int64(Transformer.tileFloats(c))) * 4
+        let attention = Transformer.tileFloats(c) + Transformer.partialSlotsPerThread * Transformer.partialFloats(c)
+        let scores = Int64(threads) * (2 * context + Int64(attention)) * 4
         let perToken = 4 * c.embeddingLength + 3 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 2 * c.feedForwardLength + c.vocabularySize
         scratchBytes = scores + Int64(batch) * Int64(perToken) * 4
     }

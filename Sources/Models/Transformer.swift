@@ -274,6 +274,9 @@ public final class Transformer: @unchecked Sendable {
         private(set) var scores = UnsafeMutablePointer<Float>.allocate(capacity: 0)
         let tileFloats: Int
         let tiles: UnsafeMutablePointer<Float>
+        /// The partial results of a step's position-split attention parts (`partialSlotsPerThread`
+        /// per thread, each `partialFloats`).
+        let partials: UnsafeMutablePointer<Float>
         /// The row-by-row attention's rows: each row's segment.
         let rowSegments: UnsafeMutablePointer<Int32>
         let rowIndices: UnsafeMutablePointer<Int32>
@@ -281,6 +284,7 @@ public final class Transformer: @unchecked Sendable {
         init(config c: ModelConfig, batch: Int, threads: Int, tileFloats: Int) {
             self.tileFloats = tileFloats
             tiles = .allocate(capacity: threads * tileFloats)
+            partials = .allocate(capacity: threads * Transformer.partialSlotsPerThread * Transformer.partialFloats(c))
             rowSegments = .allocate(capacity: batch)
             rowIndices = .allocate(capacity: batch)
             let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, ff = c.feedForwardLength
@@ -305,7 +309,7 @@ public final class Transformer: @unchecked Sendable {
         }
 
         deinit {
-            for p in [x, h, q, k, v, attention, o, gate, up, scores, tiles] { p.deallocate() }
+            for p in [x, h, q, k, v, attention, o, gate, up, scores, tiles, partials] { p.deallocate() }
             rowSegments.deallocate()
             rowIndices.deallocate()
             activations.deallocate()

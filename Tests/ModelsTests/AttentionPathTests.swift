@@ -26,8 +26,9 @@ import Testing
         let batched = model.makeCache(contextLength: context)
         if !prefix.isEmpty { _ = model.forward(prefix, cache: batched) }
         let all = model.forward(batch, cache: batched, logits: .all)
+        // The same prefix in both caches, so that only the batch's path differs from the steps'.
         let stepped = model.makeCache(contextLength: context)
-        for t in prefix { _ = model.forward([t], cache: stepped) }
+        if !prefix.isEmpty { _ = model.forward(prefix, cache: stepped) }
         for (i, t) in batch.enumerated() {
             let one = model.forward([t], cache: stepped)
             // Relative to the largest logit: the row path's half-precision sums differ from the tiled
@@ -45,10 +46,12 @@ import Testing
         try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(), prefix: Array(tokens.prefix(5)), batch: Array(tokens[5..<70]))
     }
 
-    @Test func generatedTokensDeepInAConversationTakeTilesAndMatch() throws {
-        // Past `exactRoundingSpan`, with two KV heads, single tokens go through the tiles too.
+    @Test(arguments: [1, 2]) func generatedTokensDeepInAConversationTakeTilesAndMatch(kvHeads: Int) throws {
+        // Past `exactRoundingSpan` single tokens go through the tiles too, their positions split
+        // among the threads in parts (several per KV head) whose partial results are merged.
+        #expect(Transformer.positionSplits(units: kvHeads, positions: Transformer.exactRoundingSpan, threads: 2) > 1)
         let long = (0..<(Transformer.exactRoundingSpan + 40)).map { Int32($0 * 3 % 8) }
-        try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(kvHeads: 2), prefix: Array(long.prefix(Transformer.exactRoundingSpan)),
+        try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(kvHeads: kvHeads), prefix: Array(long.prefix(Transformer.exactRoundingSpan)),
                                   batch: Array(long.suffix(40)))
     }
 
