@@ -37,17 +37,18 @@ let package = Package(
             dependencies: ["GGUF", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
-        .target(name: "Engine", dependencies: ["Models", "Tokenizers"]),
+        .target(name: "Grammar", dependencies: ["Templates"]),
+        .target(name: "Engine", dependencies: ["Models", "Tokenizers", "Grammar"]),
         .target(
             name: "Server",
-            dependencies: ["Engine", "Models", "Tokenizers", "Templates", "GGUF", "ModelStore", "Kernels", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["Engine", "Grammar", "Models", "Tokenizers", "Templates", "GGUF", "ModelStore", "Kernels", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "wick",
             dependencies: [
-                "GGUF", "Tokenizers", "Kernels", "Models", "Engine", "Server", "ModelStore", "Templates",
+                "GGUF", "Tokenizers", "Kernels", "Models", "Engine", "Grammar", "Server", "ModelStore", "Templates",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -59,10 +60,11 @@ let package = Package(
         // Tests on the real models fetched by scripts/fetch-test-models.
         .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF", "TestSupport"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar", "Templates", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "GGUF"]),
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], exclude: ["Fixtures"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Templates", "Engine", "GGUF", "ModelStore", .product(name: "Hummingbird", package: "hummingbird"),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Templates", "Engine", "Grammar", "GGUF", "ModelStore", .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]

@@ -11,7 +11,6 @@ public struct GenerationState {
     let stop: [String]
     let ignoreEndOfGeneration: Bool
     let logprobs: Int?
-    let replyStarts: [[Int32]]
     var sampler: Sampler
     var detokenizer: StreamingDetokenizer
     var loopGuard: LoopDetector?
@@ -24,20 +23,19 @@ public struct GenerationState {
     public private(set) var isFinished = false
 
     public init(tokenizer: Tokenizer, prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String] = [],
-                ignoreEndOfGeneration: Bool = false, logprobs: Int? = nil, loopGuard: LoopDetector? = nil, replyStarts: [[Int32]] = []) {
+                ignoreEndOfGeneration: Bool = false, logprobs: Int? = nil, loopGuard: LoopDetector? = nil, constraint: GrammarConstraint? = nil) {
         self.tokenizer = tokenizer
         self.maxTokens = maxTokens
         self.stop = stop
         self.ignoreEndOfGeneration = ignoreEndOfGeneration
         self.logprobs = logprobs
-        self.replyStarts = replyStarts
         self.loopGuard = loopGuard
         var parameters = parameters
         if ignoreEndOfGeneration {
             // As llama.cpp does: end-of-generation tokens are banned rather than passed over.
             for id in tokenizer.vocabulary.endOfGeneration { parameters.logitBias[id] = -.infinity }
         }
-        sampler = Sampler(parameters)
+        sampler = Sampler(parameters, constraints: constraint.map { [$0] } ?? [])
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         history = prompt
         result.promptTokens = prompt.count
@@ -56,8 +54,6 @@ public struct GenerationState {
     public mutating func next(_ logits: [Float], roomForMore: Bool, onText: (String, [TokenLogprob]) -> Void) -> Int32? {
         precondition(!isFinished)
         guard result.tokens.count < maxTokens else { return end(.length, onText: onText) }
-        var logits = logits
-        Generator.restrict(&logits, toContinue: result.tokens, anyOf: replyStarts)
         let token = sampler.sample(logits, history: history)
         if !ignoreEndOfGeneration && tokenizer.vocabulary.endOfGeneration.contains(token) { return end(.stop, onText: onText) }
         result.tokens.append(token)

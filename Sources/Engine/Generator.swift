@@ -45,12 +45,12 @@ public struct Generator {
 
     public func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String] = [],
                          ignoreEndOfGeneration: Bool = false, logprobs: Int? = nil, loopGuard: LoopDetector? = nil,
-                         replyStarts: [[Int32]] = [],
+                         constraint: GrammarConstraint? = nil,
                          isCancelled: () -> Bool = { false },
                          onText: (String, [TokenLogprob]) -> Void = { _, _ in }) -> GenerationResult {
         var state = GenerationState(tokenizer: tokenizer, prompt: prompt, parameters: parameters, maxTokens: maxTokens, stop: stop,
                                     ignoreEndOfGeneration: ignoreEndOfGeneration, logprobs: logprobs, loopGuard: loopGuard,
-                                    replyStarts: replyStarts)
+                                    constraint: constraint)
         let start = Date()
         var (logits, reused) = session.prefill(prompt)
         state.promptDone(reused: reused, seconds: Date().timeIntervalSince(start))
@@ -82,15 +82,6 @@ public struct Generator {
             top = best.map { (Int32($0), logits[$0] - logSum) }
         }
         return TokenLogprob(id: token, logprob: logits[Int(token)] - logSum, top: top)
-    }
-
-    /// While the reply so far is a proper beginning of some of `starts`, only their next tokens
-    /// stay possible: the reply is made to begin with one of them (a tool name `tool_choice` asks for).
-    static func restrict(_ logits: inout [Float], toContinue reply: [Int32], anyOf starts: [[Int32]]) {
-        let n = reply.count
-        let next = Set(starts.compactMap { start in start.count > n && start.starts(with: reply) ? start[n] : nil })
-        guard !next.isEmpty else { return }
-        for i in logits.indices where !next.contains(Int32(i)) { logits[i] = -.infinity }
     }
 
     static func firstStop(in text: String, stops: [String]) -> String.Index? {

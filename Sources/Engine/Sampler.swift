@@ -2,24 +2,35 @@
 import Glibc
 #endif
 
-/// Chooses tokens from logits: penalties and bias, then greedy or temperature sampling through
-/// top-k, top-p and min-p filters, with a seeded generator so the same seed gives the same text.
+/// Chooses tokens from logits: a chain of logits processors (penalties, bias, then any constraints
+/// such as a grammar), then greedy or temperature sampling through top-k, top-p and min-p filters,
+/// with a seeded generator so the same seed gives the same text.
 public struct Sampler {
     public let parameters: SamplingParameters
     private var rng: Xoshiro
     private var candidates: [(id: Int32, logit: Float)] = []
+    private var processors: [any LogitsProcessor]
 
-    public init(_ parameters: SamplingParameters) {
+    /// `constraints` run after the penalties and the bias, in order.
+    public init(_ parameters: SamplingParameters, constraints: [any LogitsProcessor] = []) {
         self.parameters = parameters
         rng = Xoshiro(seed: parameters.seed ?? UInt64.random(in: 0...UInt64.max))
+        processors = [RepetitionPenalties(repetition: parameters.repetitionPenalty, presence: parameters.presencePenalty,
+                                          frequency: parameters.frequencyPenalty, window: parameters.penaltyWindow),
+                      LogitBias(bias: parameters.logitBias)] + constraints
     }
 
     /// The next token, given the logits and the tokens so far (prompt and generated).
     public mutating func sample(_ logits: [Float], history: [Int32]) -> Int32 {
-        let p = parameters
         var adjusted = logits
-        applyPenalties(&adjusted, history: history)
-        for (id, bias) in p.logitBias where id >= 0 && Int(id) < adjusted.count { adjusted[Int(id)] += bias }
+        for i in processors.indices { processors[i].apply(&adjusted, history: history) }
+        let token = choose(adjusted)
+        for i in processors.indices { processors[i].accept(token) }
+        return token
+    }
+
+    private mutating func choose(_ adjusted: [Float]) -> Int32 {
+        let p = parameters
 
         if p.temperature <= 0 {
             var best = 0
@@ -60,20 +71,6 @@ public struct Sampler {
             if r <= 0 { return candidates[i].id }
         }
         return candidates[candidates.count - 1].id
-    }
-
-    private func applyPenalties(_ logits: inout [Float], history: [Int32]) {
-        let p = parameters
-        guard p.repetitionPenalty != 1 || p.presencePenalty != 0 || p.frequencyPenalty != 0, p.penaltyWindow != 0 else { return }
-        let window = p.penaltyWindow < 0 ? history[...] : history.suffix(p.penaltyWindow)
-        var counts: [Int32: Int] = [:]
-        for t in window { counts[t, default: 0] += 1 }
-        for (t, n) in counts where t >= 0 && Int(t) < logits.count {
-            var l = logits[Int(t)]
-            if p.repetitionPenalty != 1 { l = l > 0 ? l / p.repetitionPenalty : l * p.repetitionPenalty }
-            l -= p.presencePenalty + Float(n) * p.frequencyPenalty
-            logits[Int(t)] = l
-        }
     }
 }
 

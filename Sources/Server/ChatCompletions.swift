@@ -47,7 +47,7 @@ struct CompletionHandler: Sendable {
         let stream = try scheduler.generate(prompt: prompt.tokens, parameters: request.sampling, maxTokens: request.maxTokens ?? room,
                                         stop: request.stop, logprobs: request.logprobs ? request.topLogprobs : nil,
                                         loopGuard: request.maxTokens == nil, ignoreEOS: request.ignoreEOS,
-                                        replyStarts: prompt.replyStarts)
+                                        grammar: prompt.grammar)
         let tools = request.toolNames
         let reply = Reply(id: Responses.newID(chat ? "chatcmpl" : "cmpl"), created: Int(Date().timeIntervalSince1970), chat: chat,
                           modelID: model.id, tools: tools, parseTools: chat && !tools.isEmpty && request.toolChoice != .none,

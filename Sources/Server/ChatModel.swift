@@ -2,6 +2,7 @@ import Dispatch
 import Engine
 import Foundation
 import GGUF
+import Grammar
 import Logging
 import Models
 import Synchronization
@@ -29,6 +30,8 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     let queue: InferenceQueue
     let logger = Logger(label: "wick.model")
     private let activity = ModelActivity()
+    /// The vocabulary prepared for grammars, made when the first constrained request comes.
+    private let grammarVocabulary = Mutex<GrammarVocabulary?>(nil)
     /// Bytes of the weights (mapped) and of the KV cache.
     public let weightsBytes: Int
     public let kvCacheBytes: Int
@@ -81,9 +84,8 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
         /// Text the reply is forced to begin with (a tool call `tool_choice` asks for); it is part of
         /// `tokens` and is read back as the start of the reply.
         var forcedReply = ""
-        /// The reply must begin with one of these token sequences (the names of the tools a
-        /// required call may name).
-        var replyStarts: [[Int32]] = []
+        /// What the reply must follow (a tool call, JSON), if anything.
+        var grammar: ReplyGrammar?
         /// The template opened a `<think>` block for the model (Qwen3, DeepSeek-R1 distills).
         var startsInReasoning = false
     }
@@ -92,15 +94,25 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// model asks), or the raw prompt of `/v1/completions`.
     func prompt(for request: ChatRequest) throws -> Prompt {
         if let raw = request.prompt {
-            return Prompt(tokens: tokenizer.encode(raw, addSpecial: true, parseSpecial: true), text: raw)
+            return Prompt(tokens: tokenizer.encode(raw, addSpecial: true, parseSpecial: true), text: raw,
+                          grammar: try PromptBuilder.formatGrammar(request.responseFormat))
         }
         let built = try builder.build(request)
         var prompt = Prompt(tokens: tokenizer.encode(built.text, addSpecial: false, parseSpecial: true), text: built.text,
                             forcedReply: built.forcedReply, startsInReasoning: built.startsInReasoning)
         if tokenizer.vocabulary.addBOS, let bos = tokenizer.vocabulary.bos, prompt.tokens.first != bos { prompt.tokens.insert(bos, at: 0) }
         prompt.tokens += tokenizer.encode(built.forcedReply, addSpecial: false, parseSpecial: true)
-        prompt.replyStarts = built.replyStarts.map { tokenizer.encode($0) }
+        prompt.grammar = built.grammar
         return prompt
+    }
+
+    private func vocabularyForGrammars() -> GrammarVocabulary {
+        grammarVocabulary.withLock { made in
+            if let made { return made }
+            let vocabulary = GrammarVocabulary(tokenizer: tokenizer)
+            made = vocabulary
+            return vocabulary
+        }
     }
 
     /// Takes a place in the inference queue for a request of this model.
@@ -129,11 +141,17 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// Queues a generation with the model's scheduler; events arrive as text becomes final. Ending
     /// the stream's consumer frees the sequence at the next step.
     func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String],
-                  logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, replyStarts: [[Int32]]) throws -> AsyncStream<GenerationEvent> {
+                  logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, grammar: ReplyGrammar?) throws -> AsyncStream<GenerationEvent> {
+        let constraint: GrammarConstraint?
+        do {
+            constraint = try grammar.map { try GrammarConstraint($0, vocabulary: vocabularyForGrammars()) }
+        } catch {
+            throw APIError.invalid("The forced start of the reply does not fit its grammar: a forced tool call's 'parameters' must describe an object.", param: "tools")
+        }
         try admit()
         let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream()
         let state = GenerationState(tokenizer: tokenizer, prompt: prompt, parameters: parameters, maxTokens: maxTokens, stop: stop,
-                                    ignoreEndOfGeneration: ignoreEOS, logprobs: logprobs, loopGuard: loopGuard ? LoopDetector() : nil, replyStarts: replyStarts)
+                                    ignoreEndOfGeneration: ignoreEOS, logprobs: logprobs, loopGuard: loopGuard ? LoopDetector() : nil, constraint: constraint)
         let sequence = scheduler.submit(prompt: prompt, state: state, events: continuation)
         // Comments keep the connection alive while the request waits or its prompt is processed.
         let keepAlive = Task {

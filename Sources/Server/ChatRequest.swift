@@ -21,6 +21,26 @@ struct ChatRequest {
     var parallelToolCalls = true
     var logprobs = false
     var topLogprobs = 0
+    var responseFormat: ResponseFormat = .text
+
+    /// `response_format`: free text, any JSON object, or JSON following a schema.
+    enum ResponseFormat: Equatable {
+        case text, jsonObject
+        case jsonSchema(Value)
+    }
+
+    /// The request's function tools: each one's name and parameters schema (any object when absent
+    /// or empty: arguments are always an object).
+    var functions: [(name: String, parameters: Value)] {
+        tools.compactMap { tool in
+            guard case .object(let t) = tool, case .object(let f)? = t["function"], case .string(let name)? = f["name"] else { return nil }
+            switch f["parameters"] {
+            case .object(let p)? where !p.keys.isEmpty: return (name, .object(p))
+            case nil, .none?, .object?: return (name, .object(Value.Object([("type", .string("object"))])))
+            case let other?: return (name, other)
+            }
+        }
+    }
 
     /// The names of the request's function tools.
     var toolNames: Set<String> {
@@ -79,12 +99,7 @@ struct ChatRequest {
             if stop.count > 16 { throw APIError.invalid("At most 16 stop sequences are allowed.", param: "stop") }
         default: throw APIError.invalid("'stop' must be a string or an array of strings.", param: "stop")
         }
-        if case .object(let format)? = body["response_format"] {
-            let type = try FieldReader(format, prefix: "response_format.").string("type") ?? "text"
-            if type != "text" {
-                throw APIError.invalid("response_format '\(type)' is not supported yet: grammar-constrained decoding comes in a later release.", param: "response_format")
-            }
-        }
+        responseFormat = try Self.responseFormat(body["response_format"])
         logprobs = try f.bool("logprobs") ?? false
         topLogprobs = try f.integer("top_logprobs", in: 0...20) ?? 0
 
@@ -122,6 +137,34 @@ struct ChatRequest {
             default: break
             }
             guard prompt != nil else { throw APIError.invalid("'prompt' must be a string.", param: "prompt") }
+        }
+    }
+
+    /// OpenAI's `{"type": "json_schema", "json_schema": {"name": …, "schema": {…}, "strict": …}}`,
+    /// `{"type": "json_object"}` (with llama.cpp's `schema` beside it), or `{"type": "text"}`.
+    static func responseFormat(_ value: Value?) throws -> ResponseFormat {
+        let param = "response_format"
+        switch value {
+        case nil, .none?: return .text
+        case .object(let format)?:
+            switch format["type"] {
+            case .string("text")?: return .text
+            case .string("json_object")?:
+                if let schema = format["schema"], schema != .none { return .jsonSchema(schema) }
+                return .jsonObject
+            case .string("json_schema")?:
+                guard case .object(let spec)? = format["json_schema"] else {
+                    throw APIError.invalid("'response_format.json_schema' must be an object with the 'schema'.", param: param)
+                }
+                guard let schema = spec["schema"] ?? format["schema"], schema != .none else {
+                    throw APIError.invalid("'response_format.json_schema.schema' is required.", param: param)
+                }
+                return .jsonSchema(schema)
+            default:
+                throw APIError.invalid("'response_format.type' must be 'text', 'json_object' or 'json_schema'.", param: param)
+            }
+        default:
+            throw APIError.invalid("'response_format' must be an object.", param: param)
         }
     }
 

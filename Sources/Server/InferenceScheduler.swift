@@ -5,7 +5,8 @@ import Engine
 protocol InferenceScheduler: Sendable {
     /// Starts a generation; events arrive as text becomes final. Ending the stream's consumer stops it.
     /// `ignoreEOS`: end-of-generation tokens are never sampled (llama.cpp's `ignore_eos`, for benchmarks).
+    /// `grammar`: what the reply must follow (tokens outside it are never sampled).
     func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String],
-                  logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, replyStarts: [[Int32]]) throws -> AsyncStream<GenerationEvent>
+                  logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, grammar: ReplyGrammar?) throws -> AsyncStream<GenerationEvent>
     func embed(_ sequences: [[Int32]]) async throws -> [[Float]]
 }

@@ -1,9 +1,11 @@
+import Engine
 import Foundation
+import Grammar
 import Templates
 
 /// Turns a chat request into the text a model reads: its chat template rendered with the messages
 /// and tools (trying the message shapes templates disagree on), the start of a tool call that
-/// `tool_choice` forces, and the openings a required call may begin with. Pure: no model, no tokens.
+/// `tool_choice` forces, and the grammar the reply must follow. Pure: no model, no tokens.
 struct PromptBuilder: Sendable {
     let template: Template?
     let toolFormat: ToolCallFormat
@@ -35,8 +37,8 @@ struct PromptBuilder: Sendable {
         var text: String
         /// Text the reply is forced to begin with.
         var forcedReply = ""
-        /// The texts a required call's reply may begin with, one per tool.
-        var replyStarts: [String] = []
+        /// What the reply must follow (a tool call, the `response_format`'s JSON), if anything.
+        var grammar: ReplyGrammar?
         /// The template opened a `<think>` block for the model.
         var startsInReasoning = false
     }
@@ -55,8 +57,37 @@ struct PromptBuilder: Sendable {
         let names = request.toolNames
         let choice = request.toolChoice == .required && names.count == 1 ? .named(names.first!) : request.toolChoice
         built.forcedReply = toolFormat.forcedOpening(choice) ?? ""
-        if choice == .required { built.replyStarts = names.sorted().map(ToolCallFormat.nameAndArgumentsOpening) }
+        built.grammar = try replyGrammar(for: request, choice: choice, forcedReply: built.forcedReply)
         return built
+    }
+
+    /// A call that `tool_choice` asks for; else the `response_format`'s JSON; else, with tools on
+    /// `auto`, any call the model opens. Nil: the reply is free.
+    func replyGrammar(for request: ChatRequest, choice: ChatRequest.ToolChoice, forcedReply: String) throws -> ReplyGrammar? {
+        let tools = request.tools.isEmpty ? [] : request.functions
+        if choice == .required || !forcedReply.isEmpty {
+            return try toolFormat.callGrammar(tools: tools, choice: choice, forcedReply: forcedReply)
+        }
+        if let format = try Self.formatGrammar(request.responseFormat) { return format }
+        return try toolFormat.callGrammar(tools: tools, choice: choice, forcedReply: forcedReply)
+    }
+
+    /// The grammar of a `response_format`: any JSON object, or JSON following the schema.
+    static func formatGrammar(_ format: ChatRequest.ResponseFormat) throws -> ReplyGrammar? {
+        var grammar = Grammar()
+        switch format {
+        case .text: return nil
+        case .jsonObject:
+            let any = grammar.anyValue()
+            grammar.root = grammar.add(.object(properties: [], required: 0, additional: any))
+        case .jsonSchema(let schema):
+            do {
+                grammar.root = try JSONSchemaCompiler.compile(schema, into: &grammar, location: "response_format.json_schema.schema")
+            } catch let error as SchemaError {
+                throw APIError.invalid(error.message, param: "response_format")
+            }
+        }
+        return ReplyGrammar(grammar: grammar)
     }
 
     /// Renders the template. Templates disagree on the shape of tool-call turns: most want the

@@ -9,7 +9,7 @@ import Testing
 struct BatchSchedulerTests {
     static func run(_ model: ChatModel, _ prompt: [Int32], maxTokens: Int = 12) async throws -> GenerationResult {
         let stream = try model.generate(prompt: prompt, parameters: .greedy, maxTokens: maxTokens, stop: [], logprobs: nil,
-                                        loopGuard: false, ignoreEOS: true, replyStarts: [])
+                                        loopGuard: false, ignoreEOS: true, grammar: nil)
         for await event in stream { if case .finished(let r) = event { return r } }
         throw CancellationError()
     }
@@ -48,7 +48,7 @@ struct BatchSchedulerTests {
         let model = try TinyChatModel.load(queue: queue, contextLength: 100_000)
         let task = Task {
             let stream = try model.generate(prompt: Self.prompt(0, length: 10), parameters: .greedy, maxTokens: 100_000, stop: [],
-                                            logprobs: nil, loopGuard: false, ignoreEOS: true, replyStarts: [])
+                                            logprobs: nil, loopGuard: false, ignoreEOS: true, grammar: nil)
             for await event in stream { if case .text = event { break } }
         }
         try await task.value
@@ -61,11 +61,11 @@ struct BatchSchedulerTests {
         var streams: [AsyncStream<GenerationEvent>] = []
         for _ in 0..<2 {
             streams.append(try model.generate(prompt: Self.prompt(0, length: 10), parameters: .greedy, maxTokens: 5_000, stop: [],
-                                              logprobs: nil, loopGuard: false, ignoreEOS: true, replyStarts: []))
+                                              logprobs: nil, loopGuard: false, ignoreEOS: true, grammar: nil))
         }
         #expect(throws: APIError.self) {
             _ = try model.generate(prompt: Self.prompt(1, length: 10), parameters: .greedy, maxTokens: 5, stop: [],
-                                   logprobs: nil, loopGuard: false, ignoreEOS: true, replyStarts: [])
+                                   logprobs: nil, loopGuard: false, ignoreEOS: true, grammar: nil)
         }
         streams.removeAll()
     }

@@ -49,10 +49,14 @@ struct ChatRequestTests {
         #expect(error("{\(hello),\"max_tokens\":2.5}")?.param == "max_tokens")
     }
 
-    @Test func structuredOutputIsRefusedClearlyUntilGrammarsExist() {
-        let e = error("{\(hello),\"response_format\":{\"type\":\"json_object\"}}")
-        #expect(e?.param == "response_format" && e?.message.contains("not supported") == true)
-        #expect(error("{\(hello),\"response_format\":{\"type\":\"text\"}}") == nil)
+    @Test func responseFormatsAreReadAndMalformedOnesRefused() throws {
+        #expect(try ChatRequest(json: "{\(hello),\"response_format\":{\"type\":\"json_object\"}}", chat: true).responseFormat == .jsonObject)
+        #expect(try ChatRequest(json: "{\(hello),\"response_format\":{\"type\":\"text\"}}", chat: true).responseFormat == .text)
+        let schema = try ChatRequest(json: "{\(hello),\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\",\"schema\":{\"type\":\"integer\"}}}}", chat: true)
+        #expect(schema.responseFormat == .jsonSchema(.object(Value.Object([("type", .string("integer"))]))))
+        for bad in ["{\"type\":\"yaml\"}", "[]", "{\"type\":\"json_schema\"}", "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\"}}"] {
+            #expect(error("{\(hello),\"response_format\":\(bad)}")?.param == "response_format", "\(bad)")
+        }
     }
 
     @Test func toolChoiceMustFitTheTools() throws {

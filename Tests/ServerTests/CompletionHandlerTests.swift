@@ -16,7 +16,7 @@ struct CompletionHandlerTests {
         init(_ events: [GenerationEvent]) { self.events = events }
 
         func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String],
-                      logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, replyStarts: [[Int32]]) throws -> AsyncStream<GenerationEvent> {
+                      logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, grammar: ReplyGrammar?) throws -> AsyncStream<GenerationEvent> {
             prompts.append(prompt)
             let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream()
             for e in events { continuation.yield(e) }

@@ -1,3 +1,5 @@
+import Engine
+import Grammar
 import Testing
 @testable import Server
 import Templates
@@ -23,7 +25,9 @@ struct PromptBuilderTests {
     @Test func toolsReachTheTemplateUnlessToolChoiceIsNone() throws {
         let builder = PromptBuilder(template: toolTemplate, bosText: "", eosText: "")
         let auto = try builder.build(request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(tools)}"))
-        #expect(auto.text.hasPrefix("<|im_start|>system\nTools: get_weather search ") && auto.forcedReply.isEmpty && auto.replyStarts.isEmpty)
+        #expect(auto.text.hasPrefix("<|im_start|>system\nTools: get_weather search ") && auto.forcedReply.isEmpty)
+        // With `auto` the call grammar waits for the model to open a call.
+        #expect(auto.grammar?.trigger == "<tool_call>" && auto.grammar?.prefix == "")
         let none = try builder.build(request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(tools),\"tool_choice\":\"none\"}"))
         #expect(none.text.hasPrefix("<|im_start|>user"))
     }
@@ -31,10 +35,44 @@ struct PromptBuilderTests {
     @Test func forcedCallsOpenTheReply() throws {
         let builder = PromptBuilder(template: toolTemplate, bosText: "", eosText: "")
         let named = try builder.build(request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(tools),\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"search\"}}}"))
-        #expect(named.forcedReply.contains("<tool_call>") && named.forcedReply.contains("\"search\"") && named.replyStarts.isEmpty)
+        #expect(named.forcedReply.contains("<tool_call>") && named.forcedReply.contains("\"search\""))
+        #expect(Self.fits(named.grammar, #"<tool_call>\#n{"name": "search", "arguments": {"q": "x"}}\#n</tool_call>"#))
+        #expect(!Self.fits(named.grammar, #"<tool_call>\#n{"name": "search", "arguments": {"q": "x"}"#))
         let required = try builder.build(request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(tools),\"tool_choice\":\"required\"}"))
-        #expect(required.forcedReply.contains("<tool_call>") && required.replyStarts.count == 2)
-        #expect(required.replyStarts[0].contains("get_weather") && required.replyStarts[1].contains("search"))
+        #expect(required.forcedReply.contains("<tool_call>"))
+        // The name is one of the tools', the arguments an object, the tags closed.
+        for name in ["get_weather", "search"] {
+            #expect(Self.fits(required.grammar, "<tool_call>\n{\"name\": \"\(name)\", \"arguments\": {}}\n</tool_call>"))
+        }
+        #expect(!Self.fits(required.grammar, "<tool_call>\n{\"name\": \"other\", \"arguments\": {}}\n</tool_call>"))
+        #expect(!Self.fits(required.grammar, "<tool_call>\n{\"name\": \"search\", \"arguments\": [1]}\n</tool_call>"))
+    }
+
+    /// Whether a grammar takes `reply` (which begins with its prefix) to its end.
+    static func fits(_ reply: ReplyGrammar?, _ text: String) -> Bool {
+        guard let reply, text.hasPrefix(reply.prefix) else { return false }
+        var m = GrammarMatcher(reply.grammar)
+        return m.accept(Array(text.utf8)) && m.canEnd
+    }
+
+    @Test func responseFormatsBecomeGrammarsAndUnsupportedSchemasA400() throws {
+        let builder = PromptBuilder(template: toolTemplate, bosText: "", eosText: "")
+        let object = try builder.build(request(#"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#))
+        #expect(Self.fits(object.grammar, #"{"a": [1, {"b": null}]}"#) && !Self.fits(object.grammar, "[1]") && !Self.fits(object.grammar, "Sure!"))
+        let schema = #"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"],"additionalProperties":false}"#
+        let typed = try builder.build(request(#"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","strict":true,"schema":"# + schema + "}}}"))
+        #expect(Self.fits(typed.grammar, #"{"n": 3}"#) && !Self.fits(typed.grammar, #"{"n": "3"}"#))
+        do {
+            _ = try builder.build(request(#"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"type":"integer","minimum":0}}}}"#))
+            Issue.record("an unsupported keyword was accepted")
+        } catch let error as APIError {
+            #expect(error.message.contains("'minimum'") && error.param == "response_format")
+        }
+        let badTool = #""tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"x":{"type":"string","pattern":"a+"}}}}}]"#
+        #expect(throws: APIError.self) { try builder.build(request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(badTool),\"tool_choice\":\"required\"}")) }
+        for bad in [#""response_format":{"type":"xml"}"#, #""response_format":"json""#, #""response_format":{"type":"json_schema"}"#] {
+            #expect(throws: APIError.self) { try request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(bad)}") }
+        }
     }
 
     @Test func aTemplateEndingInThinkStartsInReasoning() throws {

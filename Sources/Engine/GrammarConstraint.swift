@@ -1,0 +1,93 @@
+import Grammar
+import Tokenizers
+
+/// Holds generation to a grammar: every token whose bytes the grammar does not take next is
+/// masked out, and end-of-generation tokens are allowed only where the grammar may end. With a
+/// `trigger` it waits, unconstrained, until the generated text contains the trigger (a tool call's
+/// opening tag) and from then holds the rest to the grammar, which begins with the trigger.
+public struct GrammarConstraint: LogitsProcessor {
+    private var matcher: GrammarMatcher
+    private let vocabulary: GrammarVocabulary
+    private var mask: TokenMask
+    private let trigger: [UInt8]?
+    /// Bytes generated while waiting for the trigger.
+    private var waiting: [UInt8] = []
+    public private(set) var isActive: Bool
+    /// The trigger appeared in a form the grammar refused (the rest stays unconstrained).
+    private var gaveUp = false
+
+    /// `prefix`: bytes already in the reply that the grammar must begin with (a forced start).
+    public init(grammar: Grammar, vocabulary: GrammarVocabulary, trigger: String? = nil, prefix: [UInt8] = []) throws {
+        matcher = GrammarMatcher(grammar)
+        self.vocabulary = vocabulary
+        mask = TokenMask(count: vocabulary.count)
+        self.trigger = trigger.map { Array($0.utf8) }
+        isActive = trigger == nil
+        if isActive && !matcher.accept(prefix) { throw GrammarConstraintError.prefixRefused }
+    }
+
+    public mutating func apply(_ logits: inout [Float], history: [Int32]) {
+        guard isActive else { return }
+        matcher.allowedTokens(vocabulary, into: &mask)
+        if mask.isEmpty {
+            // Nothing the grammar allows is a token (a dead end): let the generation end.
+            for id in vocabulary.endOfGeneration { mask.insert(id) }
+        }
+        mask.apply(to: &logits)
+    }
+
+    public mutating func accept(_ token: Int32) {
+        guard token >= 0, Int(token) < vocabulary.count else { return }
+        let piece = vocabulary.pieces[Int(token)]
+        if isActive {
+            matcher.accept(piece)
+            return
+        }
+        guard let trigger, !gaveUp else { return }
+        // Only a trigger that ends in this token's bytes is new.
+        let from = max(0, waiting.count - trigger.count + 1)
+        waiting += piece
+        guard let start = Self.firstIndex(of: trigger, in: waiting, from: from) else { return }
+        isActive = matcher.accept(waiting[start...])
+        gaveUp = !isActive
+    }
+
+    static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+        guard haystack.count >= needle.count, from <= haystack.count - needle.count else { return nil }
+        return (from...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+}
+
+/// What a reply must follow: a grammar, from its first byte or from a trigger on, and the bytes
+/// of the reply that are already fixed (a forced start in the prompt) that the grammar begins with.
+public struct ReplyGrammar: Sendable, Equatable {
+    public var grammar: Grammar
+    public var trigger: String?
+    public var prefix: String
+
+    public init(grammar: Grammar, trigger: String? = nil, prefix: String = "") {
+        self.grammar = grammar
+        self.trigger = trigger
+        self.prefix = prefix
+    }
+}
+
+extension GrammarConstraint {
+    public init(_ reply: ReplyGrammar, vocabulary: GrammarVocabulary) throws {
+        try self.init(grammar: reply.grammar, vocabulary: vocabulary, trigger: reply.trigger, prefix: Array(reply.prefix.utf8))
+    }
+}
+
+public enum GrammarConstraintError: Error {
+    /// The reply's forced start is not a beginning the grammar allows.
+    case prefixRefused
+}
+
+extension GrammarVocabulary {
+    /// A tokenizer's vocabulary for grammars: control tokens have no bytes (never allowed by a
+    /// grammar), the end-of-generation tokens end it.
+    public convenience init(tokenizer: Tokenizer) {
+        let v = tokenizer.vocabulary
+        self.init(pieces: (0..<v.count).map { tokenizer.piece(Int32($0), special: false) }, endOfGeneration: v.endOfGeneration.sorted())
+    }
+}
