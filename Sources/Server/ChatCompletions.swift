@@ -28,8 +28,15 @@ struct CompletionHandler: Sendable {
         var format: ToolCallFormat
         var forcedReply: String
         var startsInReasoning: Bool
+        /// The tool calls a grammar holds: their arguments stream as they come.
+        var heldCalls: ChatStreamParser.HeldCalls
         var logprobs: Bool
         var includeUsage: Bool
+
+        func parser() -> ChatStreamParser {
+            ChatStreamParser(format: format, tools: tools, parseTools: parseTools, parallelToolCalls: parallelToolCalls,
+                             heldCalls: heldCalls, startsInReasoning: startsInReasoning)
+        }
     }
 
     func handle(body: Value.Object, chat: Bool) async throws -> Response {
@@ -52,16 +59,18 @@ struct CompletionHandler: Sendable {
         let reply = Reply(id: Responses.newID(chat ? "chatcmpl" : "cmpl"), created: Int(Date().timeIntervalSince1970), chat: chat,
                           modelID: model.id, tools: tools, parseTools: chat && !tools.isEmpty && request.toolChoice != .none,
                           parallelToolCalls: request.parallelToolCalls, format: model.toolFormat, forcedReply: prompt.forcedReply,
-                          startsInReasoning: prompt.startsInReasoning, logprobs: request.logprobs, includeUsage: request.includeUsage)
+                          startsInReasoning: prompt.startsInReasoning,
+                          heldCalls: Self.heldCalls(prompt.grammar, request: request, forcedReply: prompt.forcedReply),
+                          logprobs: request.logprobs, includeUsage: request.includeUsage)
         if request.stream { return streamResponse(stream, reply) }
         return try await collectedResponse(stream, reply)
     }
 
-    /// Tool calls read from a complete reply, at most one unless parallel calls are allowed.
-    private func toolCalls(in text: String, _ reply: Reply) -> (content: String, calls: [ToolCall]) {
-        var (content, calls) = reply.format.parse(text, tools: reply.tools)
-        if !reply.parallelToolCalls { calls = Array(calls.prefix(1)) }
-        return (content, calls)
+    /// Which calls the reply's grammar holds: all of a forced call, or those opening with the
+    /// trigger; none when the grammar is `response_format`'s.
+    static func heldCalls(_ grammar: ReplyGrammar?, request: ChatRequest, forcedReply: String) -> ChatStreamParser.HeldCalls {
+        guard let grammar, request.responseFormat == .text || request.toolChoice == .required || !forcedReply.isEmpty else { return .none }
+        return grammar.trigger.map { .opening($0) } ?? .all
     }
 
     private func finishReason(_ r: GenerationResult, toolCalls: Bool) -> String {
@@ -83,13 +92,19 @@ struct CompletionHandler: Sendable {
         var choice: [(String, Value)] = [("index", .int(0))]
         var calls: [ToolCall] = []
         if reply.chat {
-            var splitter = ReasoningSplitter(startsInReasoning: reply.startsInReasoning)
-            let (r1, c1) = splitter.feed(text)
-            let (r2, c2) = splitter.flush()
-            var content = c1 + c2
-            if reply.parseTools { (content, calls) = toolCalls(in: content, reply) }
+            var parser = reply.parser()
+            var content = "", reasoning = ""
+            for event in parser.feed(text) + parser.finish() {
+                switch event {
+                case .content(let c): content += c
+                case .reasoning(let r): reasoning += r
+                case .toolCallStart(_, let id, let name): calls.append(ToolCall(id: id, name: name, arguments: ""))
+                case .toolCallArguments(let index, let fragment): calls[index].arguments += fragment
+                }
+            }
+            if reply.parseTools { content = content.trimmingCharacters(in: .whitespacesAndNewlines) }
             var message: [(String, Value)] = [("role", .string("assistant")), ("content", calls.isEmpty || !content.isEmpty ? .string(content) : .none)]
-            if !(r1 + r2).isEmpty { message.append(("reasoning_content", .string(r1 + r2))) }
+            if !reasoning.isEmpty { message.append(("reasoning_content", .string(reasoning))) }
             if !calls.isEmpty { message.append(("tool_calls", Responses.toolCalls(calls))) }
             choice.append(("message", Responses.object(message)))
         } else {
@@ -142,87 +157,49 @@ struct CompletionHandler: Sendable {
             // Headers and a first byte go out at once (Kibana's timeouts count from the request).
             try await send(": wick\n\n")
             if reply.chat { try await chunk([("role", .string("assistant")), ("content", .string(""))]) }
-            var splitter = ReasoningSplitter(startsInReasoning: reply.startsInReasoning)
-            var held = ""        // text that may be a tool call, not yet sent
-            var holding = false
+            var parser = reply.parser()
             var result: GenerationResult?
             var pendingLogprobs: [TokenLogprob] = []
-            func emit(content: String, reasoning: String) async throws {
-                if !reasoning.isEmpty { try await chunk([("reasoning_content", .string(reasoning))]) }
-                guard !content.isEmpty else { return }
-                let logprobs = reply.logprobs ? self.logprobs(pendingLogprobs, chat: reply.chat) : nil
-                pendingLogprobs = []
-                try await chunk([("content", .string(content))], logprobs: logprobs)
-            }
-            func route(_ content: String, _ reasoningPart: String) async throws {
-                guard reply.parseTools else { return try await emit(content: content, reasoning: reasoningPart) }
-                // Hold text back while it could still be the start of a tool call.
-                held += content
-                if !holding {
-                    let trimmed = held.drop(while: { $0.isWhitespace })
-                    if trimmed.isEmpty { return try await emit(content: "", reasoning: reasoningPart) }
-                    if reply.format.openingMarkers.contains(where: { trimmed.hasPrefix($0) || $0.hasPrefix(trimmed) }) {
-                        holding = true
-                    } else if let marker = held.range(of: "<tool_call>") {
-                        let before = String(held[..<marker.lowerBound])
-                        held = String(held[marker.lowerBound...])
-                        holding = true
-                        return try await emit(content: before, reasoning: reasoningPart)
-                    } else {
-                        let keep = (1..<"<tool_call>".count).reversed().first { held.hasSuffix("<tool_call>".prefix($0)) } ?? 0
-                        let ready = String(held.dropLast(keep))
-                        held = String(held.suffix(keep))
-                        return try await emit(content: ready, reasoning: reasoningPart)
+            func deliver(_ events: [ChatEvent]) async throws {
+                for event in events {
+                    switch event {
+                    case .reasoning(let r): try await chunk([("reasoning_content", .string(r))])
+                    case .content(let c):
+                        guard !c.isEmpty else { continue }
+                        let logprobs = reply.logprobs ? self.logprobs(pendingLogprobs, chat: reply.chat) : nil
+                        pendingLogprobs = []
+                        try await chunk([("content", .string(c))], logprobs: logprobs)
+                    // Each call as OpenAI streams it: index, id and name first, then the arguments in pieces.
+                    case .toolCallStart(let index, let id, let name):
+                        try await chunk([("tool_calls", .array([Responses.object([
+                            ("index", .int(index)), ("id", .string(id)), ("type", .string("function")),
+                            ("function", Responses.object([("name", .string(name)), ("arguments", .string(""))])),
+                        ])]))])
+                    case .toolCallArguments(let index, let fragment):
+                        try await chunk([("tool_calls", .array([Responses.object([
+                            ("index", .int(index)), ("function", Responses.object([("arguments", .string(fragment))])),
+                        ])]))])
                     }
                 }
-                if !ToolCallFormat.mayBeCall(held, tools: reply.tools) {
-                    // Only looked like a call: stream it, and watch for a real one further on.
-                    let text = held
-                    held = ""
-                    holding = false
-                    return try await emit(content: text, reasoning: reasoningPart)
-                }
-                try await emit(content: "", reasoning: reasoningPart)
             }
-            func feed(_ text: String) async throws {
-                let (r, c) = splitter.feed(text)
-                try await route(c, r)
-            }
-            try await feed(reply.forcedReply)
+            try await deliver(parser.feed(reply.forcedReply))
             for await event in stream {
                 switch event {
                 case .keepAlive: try await send(": keep-alive\n\n")
                 case .text(let t, let logprobs):
                     pendingLogprobs += logprobs
-                    try await feed(t)
+                    try await deliver(parser.feed(t))
                 case .finished(let r): result = r
                 case .failed(let e): try await send(Responses.event(e.body))
                 }
             }
-            let (r, c) = splitter.flush()
-            try await route(c, r)
+            try await deliver(parser.finish())
             guard let result else {
                 try await send(Responses.event(APIError.internalError("The generation ended unexpectedly.").body))
                 try await writer.finish(nil)
                 return
             }
-            var calls: [ToolCall] = []
-            if reply.parseTools && !held.isEmpty {
-                let content: String
-                (content, calls) = toolCalls(in: held, reply)
-                try await emit(content: calls.isEmpty ? held : content, reasoning: "")
-                // Each call as OpenAI streams it: id and name first, then the arguments.
-                for (i, call) in calls.enumerated() {
-                    try await chunk([("tool_calls", .array([Responses.object([
-                        ("index", .int(i)), ("id", .string(call.id)), ("type", .string("function")),
-                        ("function", Responses.object([("name", .string(call.name)), ("arguments", .string(""))])),
-                    ])]))])
-                    try await chunk([("tool_calls", .array([Responses.object([
-                        ("index", .int(i)), ("function", Responses.object([("arguments", .string(call.arguments))])),
-                    ])]))])
-                }
-            }
-            try await chunk([], finish: finishReason(result, toolCalls: !calls.isEmpty))
+            try await chunk([], finish: finishReason(result, toolCalls: parser.calls > 0))
             if reply.includeUsage {
                 try await send(Responses.event(Responses.object(Responses.header(id: reply.id, object: reply.chat ? "chat.completion.chunk" : "text_completion", model: reply.modelID, created: reply.created)
                     + [("choices", .array([])), ("usage", Responses.usage(result))])))

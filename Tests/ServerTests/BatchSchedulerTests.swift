@@ -52,7 +52,7 @@ struct BatchSchedulerTests {
             for await event in stream { if case .text = event { break } }
         }
         try await task.value
-        for _ in 0..<100 where queue.queued > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<100 where queue.queued > 0 || model.activeRequests > 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(queue.queued == 0 && model.activeRequests == 0)
     }
 

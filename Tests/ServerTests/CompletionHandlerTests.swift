@@ -57,7 +57,7 @@ struct CompletionHandlerTests {
         let message = try #require(choice["message"] as? [String: Any])
         let calls = try #require(message["tool_calls"] as? [[String: Any]])
         let function = try #require(calls.first?["function"] as? [String: Any])
-        #expect(function["name"] as? String == "get_weather" && function["arguments"] as? String == #"{"city":"Oslo"}"#)
+        #expect(function["name"] as? String == "get_weather" && function["arguments"] as? String == #"{"city": "Oslo"}"#)
         #expect((json["usage"] as? [String: Any])?["completion_tokens"] as? Int == 12)
         // The prompt it ran is the tiny model's tokens of the templated conversation, tools included.
         let prompt = try #require(scheduler.prompts.first)
