@@ -9,6 +9,9 @@ public struct Grammar: Sendable, Equatable {
         case literal([UInt8])
         /// A JSON string of `minLength...maxLength` characters (escapes count as one).
         case string(minLength: Int, maxLength: Int?)
+        /// A JSON string of `minLength...maxLength` characters whose value the automaton accepts
+        /// (holding no character that needs an escape).
+        case pattern(PatternAutomaton, minLength: Int, maxLength: Int?)
         /// A JSON number; `integer`: no fraction or exponent.
         case number(integer: Bool)
         /// A JSON object: its declared properties in any order, each at most once, all of

@@ -219,6 +219,26 @@ public struct GrammarMatcher: Sendable {
             }
             out.append(replace(top, with: f))
 
+        case .pattern(let automaton, let minLength, let maxLength):
+            if f.phase == StringPhase.open {
+                guard byte == Self.quote else { return }
+                f.phase = StringPhase.body
+                f.candidates = automaton.start
+            } else if byte == Self.quote {
+                guard f.candidates & automaton.accepting != 0, Int(f.count) >= minLength else { return }
+                out.append(completed(parent))
+                return
+            } else {
+                guard byte >= 0x20, byte != Self.backslash else { return }
+                if byte & 0xC0 != 0x80 {  // a character's first byte
+                    if let maxLength, Int(f.count) >= maxLength { return }
+                    f.count += 1
+                }
+                f.candidates = automaton.step(f.candidates, byte)
+                guard f.candidates != 0 else { return }
+            }
+            out.append(replace(top, with: f))
+
         case .number(let integer):
             let digit = (0x30...0x39).contains(byte), exponent = byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
             var next: UInt8?

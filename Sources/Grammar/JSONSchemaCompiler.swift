@@ -9,13 +9,13 @@ public struct SchemaError: Error, Equatable, CustomStringConvertible {
 
 /// Compiles the JSON Schema subset that tools and `response_format` use into grammar nodes:
 /// `type` (one or several), `properties`/`required`/`additionalProperties`, `items`/`minItems`/
-/// `maxItems`, `minLength`/`maxLength`, `enum`, `const`, `anyOf`/`oneOf` (both as "any of"),
+/// `maxItems`, `minLength`/`maxLength`, simple `pattern`s (`PatternAutomaton`), `enum`, `const`, `anyOf`/`oneOf` (both as "any of"),
 /// `nullable`, and `$ref` into `$defs`/`definitions` (recursion included). Annotations (`description`,
 /// `title`, `default`, `format`, …) are ignored; validation keywords outside the subset are refused.
 public struct JSONSchemaCompiler {
     /// Keywords that restrict values in ways the grammar does not follow.
     static let unsupported: Set<String> = [
-        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "pattern", "patternProperties",
+        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "patternProperties",
         "propertyNames", "dependentRequired", "dependentSchemas", "dependencies", "if", "then", "else", "not", "allOf",
         "prefixItems", "additionalItems", "contains", "minContains", "maxContains", "uniqueItems", "minProperties",
         "maxProperties", "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef",
@@ -138,6 +138,16 @@ public struct JSONSchemaCompiler {
         case "string":
             let minLength = try count("minLength", o, at: path) ?? 0, maxLength = try count("maxLength", o, at: path)
             if let maxLength, maxLength < minLength { throw fail("'maxLength' is below 'minLength' at \(path).") }
+            switch o["pattern"] {
+            case nil: break
+            case .string(let pattern)?:
+                do {
+                    return grammar.add(.pattern(try PatternAutomaton(pattern: pattern), minLength: minLength, maxLength: maxLength))
+                } catch let error as SchemaError {
+                    throw fail("The JSON schema keyword 'pattern' (at \(path)): \(error.message)")
+                }
+            default: throw fail("'pattern' at \(path) must be a string.")
+            }
             if minLength == 0 && maxLength == nil { return Grammar.anyString }
             return grammar.add(.string(minLength: minLength, maxLength: maxLength))
         case "number", "integer": return grammar.add(.number(integer: type == "integer"))

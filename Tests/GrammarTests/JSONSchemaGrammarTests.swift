@@ -81,13 +81,26 @@ import Testing
                   accepts: ["[1,2]"], rejects: [#"["x"]"#])
     }
 
+    @Test func patternsHoldTheStringsValue() throws {
+        try check(#"{"type":"string","pattern":"^[A-Z]{2}-\\d{3,4}$"}"#, accepts: [#""AB-123""#, #""XY-9876""#],
+                  rejects: [#""ab-123""#, #""AB-12""#, #""AB-12345""#, #""xAB-123""#, #""AB-123 ""#])
+        // Unanchored: the pattern may match anywhere in the value.
+        try check(#"{"type":"string","pattern":"(cat|dog)s?"}"#, accepts: [#""cats""#, #""a dog here""#, #""hot dogs é""#], rejects: [#""cow""#, #""""#])
+        try check(#"{"type":"string","pattern":"^[^0-9\\s]+\\.?$","maxLength":4}"#, accepts: [#""abc.""#, #""é""#], rejects: [#""a b""#, #""a1""#, #""abcde""#])
+        try check(#"{"type":"string","pattern":"^a.c$"}"#, accepts: [#""abc""#, #""a€c""#], rejects: [#""ac""#, #""a\"c""#])
+        for bad in ["a(?<n>b)", "(a", "a{2,1}", "a{99}", #"\1"#, "[z-a]", "é", "a^b", "*a", "(?!x)"] {
+            #expect(throws: SchemaError.self, "\(bad)") { _ = try PatternAutomaton(pattern: bad) }
+        }
+        #expect(throws: SchemaError.self) { _ = try PatternAutomaton(pattern: String(repeating: "(a|b.)", count: 12)) }  // too many states
+    }
+
     @Test func keysNeedingEscapesMatchTheirJSONForm() throws {
         try check(#"{"type":"object","properties":{"say \"hi\"":{"type":"integer"}},"required":["say \"hi\""]}"#,
                   accepts: [#"{"say \"hi\"":1}"#], rejects: [#"{"say "hi"":1}"#])
     }
 
     @Test func keywordsOutsideTheSubsetAreRefusedByName() throws {
-        for (schema, keyword) in [(#"{"type":"integer","minimum":1}"#, "minimum"), (#"{"type":"string","pattern":"^a"}"#, "pattern"),
+        for (schema, keyword) in [(#"{"type":"integer","minimum":1}"#, "minimum"), (#"{"type":"string","pattern":"(?=a)b"}"#, "pattern"), (#"{"type":"number","multipleOf":2}"#, "multipleOf"),
                                   (#"{"allOf":[{"type":"string"}]}"#, "allOf"), (#"{"type":"array","uniqueItems":true}"#, "uniqueItems")] {
             #expect(throws: SchemaError.self) { _ = try Self.grammar(schema) }
             do { _ = try Self.grammar(schema) } catch let error as SchemaError { #expect(error.message.contains("'\(keyword)'")) }

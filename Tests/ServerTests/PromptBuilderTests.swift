@@ -68,7 +68,7 @@ struct PromptBuilderTests {
         } catch let error as APIError {
             #expect(error.message.contains("'minimum'") && error.param == "response_format")
         }
-        let badTool = #""tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"x":{"type":"string","pattern":"a+"}}}}}]"#
+        let badTool = #""tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"x":{"type":"integer","minimum":1}}}}}]"#
         #expect(throws: APIError.self) { try builder.build(request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(badTool),\"tool_choice\":\"required\"}")) }
         for bad in [#""response_format":{"type":"xml"}"#, #""response_format":"json""#, #""response_format":{"type":"json_schema"}"#] {
             #expect(throws: APIError.self) { try request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(bad)}") }

@@ -1,7 +1,7 @@
 """Constrained decoding on every test model, through the real server and the OpenAI SDK: forced tool
 calls and `response_format` JSON are valid by construction (small models write broken JSON without
 it), and schema features outside the supported subset are a 400 naming them."""
-import json, os
+import json, os, re
 import openai
 import pytest
 from conftest import MODELS, serve
@@ -69,15 +69,18 @@ def test_forced_call_streams_valid_arguments(model):
     stream = client.chat.completions.create(model=name, temperature=0, stream=True, tools=[WEATHER],
                                             messages=[{"role": "user", "content": "Weather in Oslo, in celsius?"}],
                                             tool_choice={"type": "function", "function": {"name": "get_weather"}})
-    arguments, names, finish = "", "", None
+    arguments, names, finish, pieces = "", "", None, 0
     for chunk in stream:
         for choice in chunk.choices:
             for delta in choice.delta.tool_calls or []:
                 names += delta.function.name or ""
                 arguments += delta.function.arguments or ""
+                pieces += 1 if delta.function.arguments else 0
             finish = choice.finish_reason or finish
     assert names == "get_weather" and finish == "tool_calls"
     check_weather(arguments)
+    # The arguments stream as the model writes them, not as one piece at the end.
+    assert pieces > 3, pieces
 
 
 def check_person(text):
@@ -121,6 +124,16 @@ def test_schemas_outside_the_subset_are_refused_by_name(model):
                                            "type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}}}})
     assert "'minimum'" in refused.value.body["message"] and refused.value.body["param"] == "response_format"
     with pytest.raises(openai.BadRequestError) as refused:
-        bad = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"s": {"type": "string", "pattern": "^a+$"}}}}}
+        bad = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(?=a)"}}}}}
         client.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}], tools=[bad], tool_choice="required")
-    assert "'pattern'" in refused.value.body["message"]
+    assert "'pattern'" in refused.value.body["message"] and "lookaround" in refused.value.body["message"]
+
+
+def test_patterns_hold_string_values(model):
+    client, name = model
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{2}$"}}, "required": ["code"],
+              "additionalProperties": False}
+    reply = client.chat.completions.create(model=name, temperature=0, messages=[{"role": "user", "content": "Invent a product code."}],
+                                           response_format={"type": "json_schema", "json_schema": {"name": "code", "schema": schema}})
+    code = json.loads(reply.choices[0].message.content)["code"]
+    assert re.fullmatch(r"[A-Z]{3}-[0-9]{2}", code), code
