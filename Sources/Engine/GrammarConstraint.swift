@@ -64,11 +64,14 @@ public struct ReplyGrammar: Sendable, Equatable {
     public var grammar: Grammar
     public var trigger: String?
     public var prefix: String
+    /// The grammar is a tool call's (its arguments are sure to be valid as they come).
+    public var isToolCall: Bool
 
-    public init(grammar: Grammar, trigger: String? = nil, prefix: String = "") {
+    public init(grammar: Grammar, trigger: String? = nil, prefix: String = "", isToolCall: Bool = false) {
         self.grammar = grammar
         self.trigger = trigger
         self.prefix = prefix
+        self.isToolCall = isToolCall
     }
 }
 

@@ -60,7 +60,7 @@ struct CompletionHandler: Sendable {
                           modelID: model.id, tools: tools, parseTools: chat && !tools.isEmpty && request.toolChoice != .none,
                           parallelToolCalls: request.parallelToolCalls, format: model.toolFormat, forcedReply: prompt.forcedReply,
                           startsInReasoning: prompt.startsInReasoning,
-                          heldCalls: Self.heldCalls(prompt.grammar, request: request, forcedReply: prompt.forcedReply),
+                          heldCalls: Self.heldCalls(prompt.grammar),
                           logprobs: request.logprobs, includeUsage: request.includeUsage)
         if request.stream { return streamResponse(stream, reply) }
         return try await collectedResponse(stream, reply)
@@ -68,8 +68,8 @@ struct CompletionHandler: Sendable {
 
     /// Which calls the reply's grammar holds: all of a forced call, or those opening with the
     /// trigger; none when the grammar is `response_format`'s.
-    static func heldCalls(_ grammar: ReplyGrammar?, request: ChatRequest, forcedReply: String) -> ChatStreamParser.HeldCalls {
-        guard let grammar, request.responseFormat == .text || request.toolChoice == .required || !forcedReply.isEmpty else { return .none }
+    static func heldCalls(_ grammar: ReplyGrammar?) -> ChatStreamParser.HeldCalls {
+        guard let grammar, grammar.isToolCall else { return .none }
         return grammar.trigger.map { .opening($0) } ?? .all
     }
 

@@ -41,6 +41,7 @@ extension ToolCallFormat {
         if !tags.open.isEmpty { parts.insert(grammar.literal(tags.open), at: 0) }
         if !tags.close.isEmpty { parts.append(grammar.literal(tags.close)) }
         grammar.root = parts.count == 1 ? call : grammar.add(.sequence(parts))
-        return choice == .auto ? ReplyGrammar(grammar: grammar, trigger: tags.marker) : ReplyGrammar(grammar: grammar, prefix: forcedReply)
+        return choice == .auto ? ReplyGrammar(grammar: grammar, trigger: tags.marker, isToolCall: true)
+                               : ReplyGrammar(grammar: grammar, prefix: forcedReply, isToolCall: true)
     }
 }
