@@ -62,13 +62,14 @@ public struct GenerationState {
         held += detokenizer.append(token)
         if let cut = Generator.firstStop(in: held, stops: stop) {
             // The text after a stop string is never handed out.
-            emit(String(held[..<cut]), onText)
+            emit(String(held[..<cut.index]), onText)
             held = ""
             result.finishReason = .stop
+            result.stopSequence = cut.stop
             return done()
         }
         if loopGuard?.append(token) != nil { return end(.repetition, onText: onText) }
-        let keep = Generator.longestStopPrefixSuffix(held, stops: stop)
+        let keep = HoldBack.count(in: held, markers: stop)
         emit(String(held.dropLast(keep)), onText)
         held = String(held.suffix(keep))
         guard result.tokens.count < maxTokens, roomForMore else { return end(.length, onText: onText) }

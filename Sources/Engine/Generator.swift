@@ -9,6 +9,8 @@ public struct GenerationResult: Sendable {
     public var tokens: [Int32] = []
     public var text = ""
     public var finishReason: FinishReason = .length
+    /// The stop string that ended the generation, if one did.
+    public var stopSequence: String?
     public var promptTokens = 0
     public var reusedPromptTokens = 0
     public var promptSeconds: Double = 0
@@ -84,19 +86,8 @@ public struct Generator {
         return TokenLogprob(id: token, logprob: logits[Int(token)] - logSum, top: top)
     }
 
-    static func firstStop(in text: String, stops: [String]) -> String.Index? {
-        stops.compactMap { $0.isEmpty ? nil : text.range(of: $0)?.lowerBound }.min()
-    }
-
-    /// Length (in characters) of the longest end of `text` that is a proper beginning of a stop string.
-    static func longestStopPrefixSuffix(_ text: String, stops: [String]) -> Int {
-        var best = 0
-        for stop in stops where !stop.isEmpty {
-            for n in stride(from: min(stop.count - 1, text.count), to: best, by: -1) where text.hasSuffix(stop.prefix(n)) {
-                best = n
-                break
-            }
-        }
-        return best
+    /// The earliest stop string in `text`: where it begins, and which it is.
+    static func firstStop(in text: String, stops: [String]) -> (index: String.Index, stop: String)? {
+        stops.compactMap { s in s.isEmpty ? nil : text.range(of: s).map { ($0.lowerBound, s) } }.min { $0.0 < $1.0 }
     }
 }

@@ -7,7 +7,7 @@ import Hummingbird
 import ModelStore
 import Synchronization
 
-/// `Authorization: Bearer <key>` on /v1 and /api routes when keys are configured or issued; `/health`
+/// `Authorization: Bearer <key>` (or `x-api-key: <key>`) on /v1 and /api routes when keys are configured or issued; `/health`
 /// stays open. Keys are held as SHA-256 digests only and compared in full, every one, so timing does
 /// not reveal how much of a key matched.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -26,8 +26,9 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         guard path.hasPrefix("/v1") || path.hasPrefix("/api/"), request.method != .options else { return try await next(request, context) }
         let accepted = keys + (issued?.digests() ?? [])
         guard !accepted.isEmpty else { return try await next(request, context) }
+        // Anthropic's clients send their key as `x-api-key`.
         let header = request.headers[.authorization] ?? ""
-        let given = Self.digest(header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : "")
+        let given = Self.digest(header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : request.headers[HTTPField.Name("x-api-key")!] ?? "")
         var matched = false
         for key in accepted + (localToken.map { [$0] } ?? []) { matched = Self.constantTimeEqual(key, given) || matched }
         guard matched else { throw APIError.unauthorized }

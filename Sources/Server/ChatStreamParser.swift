@@ -1,5 +1,7 @@
+import Engine
+
 /// What a chat reply is made of, as the model writes it.
-enum ChatEvent: Equatable {
+enum ChatEvent: Equatable, Sendable {
     case content(String)
     case reasoning(String)
     /// A tool call begins: its position among the reply's calls, id and name.
@@ -102,7 +104,7 @@ struct ChatStreamParser {
                 return (before.isEmpty ? [] : [.content(before)]) + route("")
             } else {
                 // Held back: a possible beginning of `<tool_call>`, and the whitespace before it.
-                let marker = (1..<"<tool_call>".count).reversed().first { held.hasSuffix("<tool_call>".prefix($0)) } ?? 0
+                let marker = HoldBack.count(in: held, markers: ["<tool_call>"])
                 let keep = marker + held.dropLast(marker).reversed().prefix(while: \.isWhitespace).count
                 let ready = String(held.dropLast(keep))
                 held = String(held.suffix(keep))

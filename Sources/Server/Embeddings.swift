@@ -27,6 +27,8 @@ struct EmbeddingsHandler: Sendable {
         var base64 = false
         /// The vector size the client asked for: accepted when it is the model's own.
         var dimensions: Int?
+        /// Inputs longer than the context are cut to it (Ollama's `truncate`) rather than refused.
+        var truncate = false
 
         init(json text: String) throws {
             try self.init(body: FieldReader.object(json: text))
@@ -71,8 +73,8 @@ struct EmbeddingsHandler: Sendable {
         }
     }
 
-    func handle(body: Value.Object) async throws -> Response {
-        let request = try Request(body: body)
+    /// The request's vectors, and how many tokens their inputs took.
+    func vectors(_ request: Request) async throws -> (vectors: [[Float]], tokens: Int) {
         if let dimensions = request.dimensions, dimensions != model.embeddingSize {
             throw APIError.invalid("This model's embeddings have \(model.embeddingSize) dimensions, not \(dimensions): set 'dimensions' to \(model.embeddingSize) or leave it out.",
                                    param: "dimensions")
@@ -87,6 +89,7 @@ struct EmbeddingsHandler: Sendable {
                 }
                 tokens = ids
             }
+            if request.truncate { return Array(tokens.prefix(model.contextLength)) }
             guard tokens.count <= model.contextLength else {
                 // Elasticsearch reads "Please reduce your prompt; or completion length." as content too
                 // large, and truncates and retries.
@@ -95,12 +98,16 @@ struct EmbeddingsHandler: Sendable {
             }
             return tokens
         }
-        let vectors = try await scheduler.embed(sequences)
+        return (try await scheduler.embed(sequences), sequences.reduce(0) { $0 + $1.count })
+    }
+
+    func handle(body: Value.Object) async throws -> Response {
+        let request = try Request(body: body)
+        let (vectors, tokens) = try await vectors(request)
         let data: [Value] = vectors.enumerated().map { index, vector in
             let encoded: Value = request.base64 ? .string(Self.base64(vector)) : .array(vector.map { .double(Double($0)) })
             return Responses.object([("object", .string("embedding")), ("index", .int(index)), ("embedding", encoded)])
         }
-        let tokens = sequences.reduce(0) { $0 + $1.count }
         return WickServer.json(Responses.object([
             ("object", .string("list")), ("data", .array(data)), ("model", .string(model.id)),
             ("usage", Responses.object([("prompt_tokens", .int(tokens)), ("total_tokens", .int(tokens))])),

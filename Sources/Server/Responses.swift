@@ -38,6 +38,9 @@ enum Responses {
 
     static func event(_ v: Value) -> String { "data: " + v.compactJSON + "\n\n" }
 
+    /// A server-sent event with a name, as the Responses and Messages APIs send them.
+    static func namedEvent(_ name: String, _ v: Value) -> String { "event: " + name + "\n" + event(v) }
+
     static func newID(_ prefix: String) -> String {
         prefix + "-" + String((0..<24).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
     }
@@ -72,7 +75,7 @@ struct ReasoningSplitter {
                 continue
             }
             // Keep back a possible partial tag.
-            let keep = (1..<tag.count).reversed().first { pending.hasSuffix(tag.prefix($0)) } ?? 0
+            let keep = HoldBack.count(in: pending, markers: [tag])
             let ready = String(pending.dropLast(keep))
             pending = String(pending.suffix(keep))
             if inReasoning { reasoning += ready } else { content += ready }

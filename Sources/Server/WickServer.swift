@@ -5,8 +5,9 @@ import HTTPTypes
 import Templates
 
 /// The HTTP server: OpenAI-compatible routes over the host's models (a request goes to the model
-/// its `model` field names), Wick's native `/api/v1` (`NativeAPI`), API keys, CORS, body limits and
-/// OpenAI-format errors.
+/// its `model` field names: chat completions, completions, embeddings, Responses), Anthropic's
+/// Messages, Ollama's API (`OllamaAPI`), Wick's native `/api/v1` (`NativeAPI`), API keys, CORS, body
+/// limits and OpenAI-format errors.
 public struct WickServer: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -57,14 +58,33 @@ public struct WickServer: Sendable {
             return Self.json(model.value)
         }
         NativeAPI(host: host, downloads: downloads, limit: limit).register(on: router)
-        for path in ["v1/chat/completions", "v1/completions", "v1/embeddings"] {
+        OllamaAPI(host: host, limit: limit).register(on: router)
+        let responses = ResponseStore()
+        router.get("v1/responses/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard let response = responses.response(id) else { throw APIError.notFound("No response with id '\(id)'.", code: "response_not_found") }
+            return Self.json(response)
+        }
+        router.delete("v1/responses/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard responses.remove(id) else { throw APIError.notFound("No response with id '\(id)'.", code: "response_not_found") }
+            return Self.json(Responses.object([("id", .string(id)), ("object", .string("response")), ("deleted", .bool(true))]))
+        }
+        for path in ["v1/chat/completions", "v1/completions", "v1/embeddings", "v1/responses", "v1/messages", "v1/messages/count_tokens"] {
             router.post(RouterPath(path)) { request, _ -> Response in
-                // Parsed once: the model it names is found first, then its handler reads the rest.
-                let body = try FieldReader.object(json: try await Self.body(of: request, limit: limit))
-                let model = try await host.model(named: FieldReader(body).string("model"))
-                switch path {
-                case "v1/embeddings": return try await EmbeddingsHandler(model: model).handle(body: body)
-                default: return try await CompletionHandler(model: model).handle(body: body, chat: path == "v1/chat/completions")
+                do {
+                    // Parsed once: the model it names is found first, then its handler reads the rest.
+                    let body = try FieldReader.object(json: try await Self.body(of: request, limit: limit))
+                    let model = try await host.model(named: FieldReader(body).string("model"))
+                    switch path {
+                    case "v1/embeddings": return try await EmbeddingsHandler(model: model).handle(body: body)
+                    case "v1/responses": return try await ResponsesHandler(model: model, store: responses).handle(body: body)
+                    case "v1/messages": return try await MessagesHandler(model: model).handle(body: body)
+                    case "v1/messages/count_tokens": return try MessagesHandler(model: model).countTokens(body: body)
+                    default: return try await CompletionHandler(model: model, scheduler: nil).handle(body: body, chat: path == "v1/chat/completions")
+                    }
+                } catch let error as APIError where path.hasPrefix("v1/messages") {
+                    return Self.json(MessagesHandler.errorBody(error), status: .init(code: error.status))
                 }
             }
         }
@@ -114,6 +134,12 @@ public struct WickServer: Sendable {
             ("context_length", .int(contextLength)), ("max_context_length", .int(trained)), ("loaded", .bool(loaded)),
             ("capabilities", .array([.string("completion"), .string("chat"), .string("tool_use"), .string("embeddings")])),
         ])
+    }
+
+    /// A streamed answer: server-sent events, or Ollama's JSON lines. X-Accel-Buffering: nginx passes
+    /// the pieces on as they come even where the proxy buffers.
+    static func eventStream(_ body: ResponseBody, contentType: String = "text/event-stream") -> Response {
+        Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)
     }
 
     static func json(_ v: Value, status: HTTPResponse.Status = .ok) -> Response {

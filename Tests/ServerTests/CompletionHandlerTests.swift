@@ -8,50 +8,16 @@ import Testing
 /// The chat handler's answers, JSON and SSE, for what a generation reports: a fake scheduler plays
 /// the generation, the tiny model only builds prompts.
 struct CompletionHandlerTests {
-    /// Replays fixed events, recording what it was asked to run.
-    final class ScriptedScheduler: InferenceScheduler, @unchecked Sendable {
-        let events: [GenerationEvent]
-        var prompts: [[Int32]] = []
-
-        init(_ events: [GenerationEvent]) { self.events = events }
-
-        func generate(prompt: [Int32], parameters: SamplingParameters, maxTokens: Int, stop: [String],
-                      logprobs: Int?, loopGuard: Bool, ignoreEOS: Bool, grammar: ReplyGrammar?) throws -> AsyncStream<GenerationEvent> {
-            prompts.append(prompt)
-            let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream()
-            for e in events { continuation.yield(e) }
-            continuation.finish()
-            return stream
-        }
-
-        func embed(_ sequences: [[Int32]]) async throws -> [[Float]] { sequences.map { [Float($0.count), 0] } }
-    }
-
     static let model = Result { try TinyChatModel.load() }
-
-    func finished(_ tokens: Int, _ reason: GenerationResult.FinishReason) -> GenerationEvent {
-        var r = GenerationResult()
-        r.tokens = [Int32](repeating: 5, count: tokens)
-        r.finishReason = reason
-        r.promptTokens = 10
-        return .finished(r)
-    }
-
-    func body(_ response: Response) async throws -> String {
-        var collected = ByteBuffer()
-        let writer = CollectingWriter { collected.writeImmutableBuffer($0) }
-        try await response.body.write(writer)
-        return String(buffer: collected)
-    }
 
     let weather = #"{"messages":[{"role":"user","content":"Weather in Oslo?"}],"tools":[{"type":"function","function":{"name":"get_weather","parameters":{}}}]"#
     let call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>"
 
     @Test func aToolCallBecomesToolCallsInJSON() async throws {
         let model = try Self.model.get()
-        let scheduler = ScriptedScheduler([.keepAlive, .text(call, []), finished(12, .stop)])
+        let scheduler = Scripted.Scheduler([.keepAlive, .text(call, []), Scripted.finished(12, .stop)])
         let response = try await CompletionHandler(model: model, scheduler: scheduler).handle(body: try FieldReader.object(json: weather + "}"), chat: true)
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(try await body(response).utf8)) as? [String: Any])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(try await Scripted.body(response).utf8)) as? [String: Any])
         let choice = try #require((json["choices"] as? [[String: Any]])?.first)
         #expect(choice["finish_reason"] as? String == "tool_calls")
         let message = try #require(choice["message"] as? [String: Any])
@@ -66,11 +32,11 @@ struct CompletionHandlerTests {
 
     @Test func aStreamedReplyIsSSEEndingInDone() async throws {
         let model = try Self.model.get()
-        let scheduler = ScriptedScheduler([.keepAlive, .text("Hel", []), .text("lo", []), finished(2, .length)])
+        let scheduler = Scripted.Scheduler([.keepAlive, .text("Hel", []), .text("lo", []), Scripted.finished(2, .length)])
         let response = try await CompletionHandler(model: model, scheduler: scheduler)
             .handle(body: try FieldReader.object(json: #"{"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#), chat: true)
         #expect(response.headers[.contentType] == "text/event-stream")
-        let text = try await body(response)
+        let text = try await Scripted.body(response)
         let events = text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }
         #expect(events.last == "[DONE]")
         let chunks = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -82,8 +48,8 @@ struct CompletionHandlerTests {
 
     @Test func aFailureMidStreamIsAnErrorEvent() async throws {
         let model = try Self.model.get()
-        let scheduler = ScriptedScheduler([.text("partial", []), .failed(APIError.internalError("the model failed"))])
-        let text = try await body(try await CompletionHandler(model: model, scheduler: scheduler)
+        let scheduler = Scripted.Scheduler([.text("partial", []), .failed(APIError.internalError("the model failed"))])
+        let text = try await Scripted.body(try await CompletionHandler(model: model, scheduler: scheduler)
             .handle(body: try FieldReader.object(json: #"{"messages":[{"role":"user","content":"hi"}],"stream":true}"#), chat: true))
         #expect(text.contains(#""message":"the model failed""#) && text.contains("The generation ended unexpectedly"))
     }
@@ -92,7 +58,7 @@ struct CompletionHandlerTests {
         let model = try Self.model.get()
         let response = try await CompletionHandler(model: model)
             .handle(body: try FieldReader.object(json: #"{"messages":[{"role":"user","content":"hi"}],"max_tokens":3,"temperature":0,"logit_bias":{"0":-100,"1":-100,"2":-100,"3":-100,"4":-100}}"#), chat: true)
-        let text = try await body(response)
+        let text = try await Scripted.body(response)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect((json["usage"] as? [String: Any])?["completion_tokens"] as? Int == 3, "\(text)")
         // The queue frees the model's place as the generation ends.
@@ -102,16 +68,9 @@ struct CompletionHandlerTests {
 
     @Test func embeddingsComeFromTheScheduler() async throws {
         let model = try Self.model.get()
-        let response = try await EmbeddingsHandler(model: model, scheduler: ScriptedScheduler([])).handle(body: try FieldReader.object(json: #"{"input":["ab","abcd"]}"#))
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(try await body(response).utf8)) as? [String: Any])
+        let response = try await EmbeddingsHandler(model: model, scheduler: Scripted.Scheduler([])).handle(body: try FieldReader.object(json: #"{"input":["ab","abcd"]}"#))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(try await Scripted.body(response).utf8)) as? [String: Any])
         let vectors = (json["data"] as? [[String: Any]])?.compactMap { $0["embedding"] as? [Double] }
         #expect(vectors?.count == 2 && vectors?[0][0] ?? 0 < vectors?[1][0] ?? 0)
     }
-}
-
-/// A response body writer that hands each buffer to a closure.
-struct CollectingWriter: ResponseBodyWriter {
-    let collect: (ByteBuffer) -> Void
-    mutating func write(_ buffer: ByteBuffer) async throws { collect(buffer) }
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
