@@ -57,23 +57,26 @@ struct PromptBuilder: Sendable {
         let names = request.toolNames
         let choice = request.toolChoice == .required && names.count == 1 ? .named(names.first!) : request.toolChoice
         built.forcedReply = toolFormat.forcedOpening(choice) ?? ""
-        built.grammar = try replyGrammar(for: request, choice: choice, forcedReply: built.forcedReply)
+        built.grammar = try replyGrammar(for: request, choice: choice, forcedReply: built.forcedReply, afterReasoning: built.startsInReasoning)
         return built
     }
 
-    /// A call that `tool_choice` asks for; else the `response_format`'s JSON; else, with tools on
-    /// `auto`, any call the model opens. Nil: the reply is free.
-    func replyGrammar(for request: ChatRequest, choice: ChatRequest.ToolChoice, forcedReply: String) throws -> ReplyGrammar? {
+    /// A call that `tool_choice` asks for; else the `response_format`'s JSON (after the reasoning,
+    /// for a reply that starts in it); else, with tools on `auto`, any call the model opens. Nil: the
+    /// reply is free.
+    func replyGrammar(for request: ChatRequest, choice: ChatRequest.ToolChoice, forcedReply: String, afterReasoning: Bool = false) throws -> ReplyGrammar? {
         let tools = request.tools.isEmpty ? [] : request.functions
         if choice == .required || !forcedReply.isEmpty {
             return try toolFormat.callGrammar(tools: tools, choice: choice, forcedReply: forcedReply)
         }
-        if let format = try Self.formatGrammar(request.responseFormat) { return format }
+        if let format = try Self.formatGrammar(request.responseFormat, afterReasoning: afterReasoning) { return format }
         return try toolFormat.callGrammar(tools: tools, choice: choice, forcedReply: forcedReply)
     }
 
     /// The grammar of a `response_format`: any JSON object, or JSON following the schema.
-    static func formatGrammar(_ format: ChatRequest.ResponseFormat) throws -> ReplyGrammar? {
+    /// `afterReasoning`: the model thinks freely first, and the JSON is held from its `</think>` on
+    /// (with the newlines models write after it).
+    static func formatGrammar(_ format: ChatRequest.ResponseFormat, afterReasoning: Bool = false) throws -> ReplyGrammar? {
         var grammar = Grammar()
         switch format {
         case .text: return nil
@@ -87,7 +90,10 @@ struct PromptBuilder: Sendable {
                 throw APIError.invalid(error.message, param: "response_format")
             }
         }
-        return ReplyGrammar(grammar: grammar)
+        guard afterReasoning else { return ReplyGrammar(grammar: grammar) }
+        let close = grammar.add(.choice(["</think>", "</think>\n", "</think>\n\n"].map { grammar.literal($0) }))
+        grammar.root = grammar.add(.sequence([close, grammar.root]))
+        return ReplyGrammar(grammar: grammar, trigger: "</think>")
     }
 
     /// Renders the template. Templates disagree on the shape of tool-call turns: most want the

@@ -78,6 +78,16 @@ struct PromptBuilderTests {
     @Test func aTemplateEndingInThinkStartsInReasoning() throws {
         let builder = PromptBuilder(template: "{% for m in messages %}{{ m.content }}{% endfor %}<think>\n", bosText: "<s>", eosText: "</s>")
         #expect(try builder.build(request(#"{"messages":[{"role":"user","content":"hi"}]}"#)).startsInReasoning)
+        // JSON a reasoning model is asked for is held from the end of its reasoning on.
+        let built = try builder.build(request(#"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#))
+        let grammar = try #require(built.grammar)
+        #expect(grammar.trigger == "</think>" && !grammar.isToolCall)
+        var matcher = GrammarMatcher(grammar.grammar)
+        let accepted = matcher.accept(Array("</think>\n\n{\"a\": [1, true]}".utf8))
+        #expect(accepted && matcher.canEnd)
+        var early = GrammarMatcher(grammar.grammar)
+        let prose = early.accept(Array("</think>\nSure: {".utf8))
+        #expect(!prose)
     }
 
     @Test func specialTokensAreOfferedToTheTemplate() throws {
