@@ -28,6 +28,21 @@ enum Architectures {
         default:
             throw ModelError.unsupportedArchitecture(c.architecture)
         }
+        try refuseUnimplemented(gguf, architecture: c.architecture)
         return c
+    }
+
+    /// What a file may ask for that the decoder does not do: such a file is refused, never run
+    /// approximately (its answers would look plausible and be wrong).
+    static func refuseUnimplemented(_ gguf: GGUFFile, architecture a: String) throws {
+        if let type = try gguf.string(a + ".rope.scaling.type"), type != "none" && type != "linear" {
+            throw ModelError.unsupportedFeature("rope scaling '\(type)'")
+        }
+        if gguf.tensor(named: "rope_freqs.weight") != nil {
+            throw ModelError.unsupportedFeature("per-dimension rope frequency factors (Llama 3.1-style rope scaling, tensor 'rope_freqs.weight')")
+        }
+        if let experts = try gguf.integer(a + ".expert_count"), experts > 0 {
+            throw ModelError.unsupportedFeature("a mixture of \(experts) experts")
+        }
     }
 }

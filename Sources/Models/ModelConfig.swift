@@ -85,6 +85,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case missingTensor(String)
     case badShape(String)
     case unsupportedTensorType(String, GGMLType)
+    /// Something the file's hyper-parameters or tensors ask for that Wick does not implement.
+    case unsupportedFeature(String)
 
     public var description: String {
         switch self {
@@ -93,6 +95,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .missingTensor(let t): return "the model file lacks the tensor '\(t)'"
         case .badShape(let why): return "tensor shapes do not match the hyper-parameters: \(why)"
         case .unsupportedTensorType(let t, let type): return "tensor '\(t)' has type \(type.name), which Wick cannot compute with yet"
+        case .unsupportedFeature(let what): return "the model file asks for \(what), which Wick does not implement yet (refused rather than run approximately)"
         }
     }
 }

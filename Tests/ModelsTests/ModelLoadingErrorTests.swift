@@ -70,6 +70,23 @@ import Testing
         #expect(throws: ModelError.unsupportedArchitecture("mamba")) { try Self.load(Self.tinyLlama(architecture: "mamba")) }
     }
 
+    @Test func ropeScalingAndExpertsThatAreNotImplementedAreRefused() throws {
+        var yarn = Self.tinyLlama()
+        yarn.set("llama.rope.scaling.type", .string("yarn"))
+        #expect(throws: ModelError.unsupportedFeature("rope scaling 'yarn'")) { try Self.load(yarn) }
+        var factors = Self.tinyLlama()
+        factors.addTensor("rope_freqs.weight", dimensions: [8], floats: [Float](repeating: 1, count: 8))
+        #expect(throws: ModelError.self) { try Self.load(factors) }
+        var experts = Self.tinyLlama()
+        experts.set("llama.expert_count", .uint32(8))
+        #expect(throws: ModelError.unsupportedFeature("a mixture of 8 experts")) { try Self.load(experts) }
+        // Linear scaling is implemented.
+        var linear = Self.tinyLlama()
+        linear.set("llama.rope.scaling.type", .string("linear"))
+        linear.set("llama.rope.scaling.factor", .float32(2))
+        #expect(try Self.load(linear).config.ropeScale == 0.5)
+    }
+
     @Test func missingTensor() {
         #expect(throws: ModelError.missingTensor("blk.1.ffn_up.weight")) { try Self.load(Self.tinyLlama(skip: "blk.1.ffn_up.weight")) }
     }
