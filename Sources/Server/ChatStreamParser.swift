@@ -1,4 +1,5 @@
 import Engine
+import Grammar
 
 /// What a chat reply is made of, as the model writes it.
 enum ChatEvent: Equatable, Sendable {
@@ -30,6 +31,9 @@ struct ChatStreamParser {
     let parseTools: Bool
     let parallelToolCalls: Bool
     let heldCalls: HeldCalls
+    /// Each tool's arguments schema as a grammar: a call read from text no grammar held is a call
+    /// only if its arguments fit (a tool without one takes any arguments).
+    let argumentGrammars: [String: Grammar]
     private var splitter: ReasoningSplitter
     private var held = ""
     private var holding = false
@@ -39,7 +43,9 @@ struct ChatStreamParser {
     private var afterCall = ""
     private(set) var calls = 0
 
-    init(format: ToolCallFormat, tools: Set<String>, parseTools: Bool, parallelToolCalls: Bool, heldCalls: HeldCalls, startsInReasoning: Bool) {
+    init(format: ToolCallFormat, tools: Set<String>, parseTools: Bool, parallelToolCalls: Bool, heldCalls: HeldCalls, startsInReasoning: Bool,
+         argumentGrammars: [String: Grammar] = [:]) {
+        self.argumentGrammars = argumentGrammars
         self.format = format
         self.tools = tools
         self.parseTools = parseTools
@@ -67,6 +73,8 @@ struct ChatStreamParser {
         var (text, found) = format.parse(rest, tools: tools)
         if !parallelToolCalls && calls > 0 { found = [] }
         if !parallelToolCalls { found = Array(found.prefix(1)) }
+        // A call with arguments its tool does not take is not passed on as one: the text stays content.
+        if found.contains(where: { !fits($0) }) { found = [] }
         if found.isEmpty { text = rest }
         if !text.isEmpty && (calls == 0 || !text.allSatisfy(\.isWhitespace)) { events.append(.content(text)) }
         for call in found {
@@ -129,6 +137,12 @@ struct ChatStreamParser {
         if let rest { afterCall += rest }
         return [.toolCallStart(index: index, id: ToolCall.makeID(), name: head.name)]
             + (fragment.isEmpty ? [] : [.toolCallArguments(index: index, fragment: fragment)])
+    }
+
+    private func fits(_ call: ToolCall) -> Bool {
+        guard let grammar = argumentGrammars[call.name] else { return true }
+        var matcher = GrammarMatcher(grammar)
+        return matcher.accept(Array(call.arguments.utf8)) && matcher.canEnd
     }
 
     /// Whether a grammar holds a call that opened with `tag`.

@@ -1,5 +1,7 @@
 import Engine
 import Foundation
+import Grammar
+import Templates
 
 /// One reply being generated, whichever API asked for it: the request checked against the context,
 /// its prompt rendered and its generation started. The model's text comes out as `ChatEvent`s read
@@ -18,6 +20,8 @@ struct ChatTurn: Sendable {
         var startsInReasoning: Bool
         /// The tool calls a grammar holds: their arguments stream as they come.
         var heldCalls: ChatStreamParser.HeldCalls
+        /// The tools' arguments schemas, which calls no grammar held are checked against.
+        var argumentGrammars: [String: Grammar]
     }
 
     /// What a running turn reports.
@@ -60,9 +64,24 @@ struct ChatTurn: Sendable {
         promptTokens = prompt.tokens.count
         let chat = request.prompt == nil
         let tools = request.toolNames
-        reading = Reading(chat: chat, tools: tools, parseTools: chat && !tools.isEmpty && request.toolChoice != .none,
+        let parseTools = chat && !tools.isEmpty && request.toolChoice != .none
+        reading = Reading(chat: chat, tools: tools, parseTools: parseTools,
                           parallelToolCalls: request.parallelToolCalls, format: model.toolFormat, forcedReply: prompt.forcedReply,
-                          startsInReasoning: prompt.startsInReasoning, heldCalls: Self.heldCalls(prompt.grammar))
+                          startsInReasoning: prompt.startsInReasoning, heldCalls: Self.heldCalls(prompt.grammar),
+                          argumentGrammars: parseTools ? Self.argumentGrammars(request.functions) : [:])
+    }
+
+    /// Each function's parameters schema compiled (one outside the supported subset is left out:
+    /// its calls are taken as they come).
+    static func argumentGrammars(_ functions: [(name: String, parameters: Value)]) -> [String: Grammar] {
+        var grammars: [String: Grammar] = [:]
+        for function in functions {
+            var grammar = Grammar()
+            guard let root = try? JSONSchemaCompiler.compile(function.parameters, into: &grammar, location: "parameters") else { continue }
+            grammar.root = root
+            grammars[function.name] = grammar
+        }
+        return grammars
     }
 
     /// Which calls the reply's grammar holds: all of a forced call, or those opening with the
@@ -77,7 +96,7 @@ struct ChatTurn: Sendable {
     func run(_ handle: (Event) async throws -> Void) async throws -> (result: GenerationResult?, toolCalls: Int) {
         var parser = ChatStreamParser(format: reading.format, tools: reading.tools, parseTools: reading.parseTools,
                                       parallelToolCalls: reading.parallelToolCalls, heldCalls: reading.heldCalls,
-                                      startsInReasoning: reading.startsInReasoning)
+                                      startsInReasoning: reading.startsInReasoning, argumentGrammars: reading.argumentGrammars)
         var pendingLogprobs: [TokenLogprob] = []
         func deliver(_ events: [ChatEvent]) async throws {
             for event in events {

@@ -1,3 +1,5 @@
+import Grammar
+import Templates
 import Testing
 import TestSupport
 @testable import Server
@@ -68,6 +70,20 @@ struct ChatStreamParserTests {
         #expect(feeds.dropLast().allSatisfy { $0.isEmpty })
         #expect(Self.merged(feeds.last ?? []) == [.toolCallStart(index: 0, id: "", name: "get_weather"),
                                                  .toolCallArguments(index: 0, fragment: #"{"city":"Par\"is}","n":[1,{"a":2}],"s":"]}"}"#)])
+    }
+
+    @Test func anUnheldCallWhoseArgumentsDoNotFitItsToolIsContent() throws {
+        var grammar = Grammar()
+        grammar.root = try JSONSchemaCompiler.compile(try Value(jsonText: #"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#),
+                                                      into: &grammar, location: "parameters")
+        func parser() -> ChatStreamParser {
+            ChatStreamParser(format: .hermes, tools: Self.tools, parseTools: true, parallelToolCalls: true, heldCalls: .none,
+                             startsInReasoning: false, argumentGrammars: ["get_weather": grammar])
+        }
+        let bare = #"{"name": "get_weather", "arguments": {}}"#
+        #expect(Self.merged(Self.run(parser(), bare, pieces: [5]).flatMap { $0 }) == [.content(bare)])
+        let fits = #"{"name": "get_weather", "arguments": {"city": "Oslo"}}"#
+        #expect(Self.merged(Self.run(parser(), fits, pieces: [5]).flatMap { $0 }).first == .toolCallStart(index: 0, id: "", name: "get_weather"))
     }
 
     @Test func textThatOnlyLooksLikeACallIsContent() {

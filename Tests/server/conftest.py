@@ -1,5 +1,5 @@
 """Shared helpers of the HTTP and CLI tiers: the built binary, the test models, a fake hub."""
-import os, socket, subprocess, time, urllib.request
+import os, socket, subprocess, tempfile, time, urllib.request
 import pytest
 from fakehub import FakeHub
 
@@ -22,8 +22,10 @@ def serve(args, env):
     """`wick server start --foreground` on a free port with `args` and the environment `env` (WICK_HOME
     in it); waits until /health answers. Returns (process, base address)."""
     port = free_port()
+    # The log goes to a file: the server logs every prompt, and a pipe nobody reads would fill and stall it.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([WICK, "server", "start", "--foreground", "--port", str(port), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.DEVNULL, stderr=log, env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(240):
         try:
@@ -31,7 +33,8 @@ def serve(args, env):
             return proc, base
         except Exception:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
+                log.seek(0)
+                raise RuntimeError(log.read().decode())
             time.sleep(0.25)
     raise RuntimeError("the server did not start")
 
