@@ -64,6 +64,21 @@ def test_forced_calls_are_valid_on_every_model(model):
         assert isinstance(json.loads(call.function.arguments)["title"], str)
 
 
+def test_kibana_title_request_always_gets_its_call(model):
+    # Kibana titles a conversation with a non-streamed request that names the only tool.
+    client, name = model
+    messages = [{"role": "system", "content": "You are a helpful assistant for Elastic Observability. Give the conversation a title."},
+                {"role": "user", "content": "Why is my Kubernetes pod restarting with OOMKilled errors?"},
+                {"role": "assistant", "content": "The container exceeds its memory limit; raise the limit or reduce usage."}]
+    for temperature, seed in [(0, None), (1, 1), (1, 2), (1, 3)]:
+        r = client.chat.completions.create(model=name, temperature=temperature, seed=seed, messages=messages, tools=[TITLE],
+                                           tool_choice={"type": "function", "function": {"name": "title_conversation"}})
+        assert r.choices[0].finish_reason == "tool_calls", r
+        call = r.choices[0].message.tool_calls[0]
+        title = json.loads(call.function.arguments)["title"]
+        assert call.function.name == "title_conversation" and isinstance(title, str) and len(title) <= 60
+
+
 def test_forced_call_streams_valid_arguments(model):
     client, name = model
     stream = client.chat.completions.create(model=name, temperature=0, stream=True, tools=[WEATHER],
