@@ -42,11 +42,7 @@ struct CompletionHandler: Sendable {
         let collected = try await turn.collect()
         var choice: [(String, Value)] = [("index", .int(0))]
         if reply.chat {
-            var message: [(String, Value)] = [("role", .string("assistant")),
-                                              ("content", collected.calls.isEmpty || !collected.content.isEmpty ? .string(collected.content) : .none)]
-            if !collected.reasoning.isEmpty { message.append(("reasoning_content", .string(collected.reasoning))) }
-            if !collected.calls.isEmpty { message.append(("tool_calls", Responses.toolCalls(collected.calls))) }
-            choice.append(("message", Responses.object(message)))
+            choice.append(("message", Responses.message(role: "assistant", content: collected.content, reasoning: collected.reasoning, calls: collected.calls)))
         } else {
             choice.append(("text", .string(collected.content)))
         }

@@ -211,7 +211,7 @@ struct MessagesHandler: Sendable {
         default: throw APIError.invalid("\(param).content must be a string or an array of content blocks.", param: param + ".content")
         }
         var text: [String] = [], reasoning: [String] = []
-        var calls: [Value] = [], results: [Value] = []
+        var calls: [ToolCall] = [], results: [Value] = []
         for (index, block) in blocks.enumerated() {
             let at = "\(param).content[\(index)]"
             guard case .object(let b) = block, case .string(let type)? = b["type"] else {
@@ -229,8 +229,7 @@ struct MessagesHandler: Sendable {
                     throw APIError.invalid("\(at) must have an 'id' and a 'name'.", param: at)
                 }
                 let input = b["input"] ?? .object(Value.Object())
-                calls.append(Responses.object([("id", .string(id)), ("type", .string("function")),
-                                               ("function", Responses.object([("name", .string(name)), ("arguments", .string(input.compactJSON))]))]))
+                calls.append(ToolCall(id: id, name: name, arguments: input.compactJSON))
             case "tool_result" where role == "user":
                 guard case .string(let id)? = b["tool_use_id"] else { throw APIError.invalid("\(at).tool_use_id must be a string.", param: at + ".tool_use_id") }
                 let content: String
@@ -245,10 +244,8 @@ struct MessagesHandler: Sendable {
                 throw APIError.invalid("\(at): content blocks of type '\(type)' are not supported\(type == "image" || type == "document" ? " (this server's models read text only)" : " in a \(role) message").", param: at)
             }
         }
-        var message: [(String, Value)] = [("role", .string(role)), ("content", calls.isEmpty || !text.isEmpty ? .string(text.joined(separator: "\n")) : .none)]
-        if !reasoning.isEmpty { message.append(("reasoning_content", .string(reasoning.joined(separator: "\n")))) }
-        if !calls.isEmpty { message.append(("tool_calls", .array(calls))) }
-        return results + (text.isEmpty && calls.isEmpty && !results.isEmpty ? [] : [Responses.object(message)])
+        let message = Responses.message(role: role, content: text.joined(separator: "\n"), reasoning: reasoning.joined(separator: "\n"), calls: calls)
+        return results + (text.isEmpty && calls.isEmpty && !results.isEmpty ? [] : [message])
     }
 
     /// An Anthropic tool (`name`, `description`, `input_schema`) as a function tool. Anthropic's own

@@ -118,19 +118,14 @@ struct ResponseOutput {
     /// continues.
     var assistantMessage: Value {
         var content = "", reasoning = ""
-        var calls: [Value] = []
+        var calls: [ToolCall] = []
         for item in items {
             switch item.kind {
             case .reasoning: reasoning += item.text
             case .message: content += item.text
-            case .functionCall(let callID, let name):
-                calls.append(Responses.object([("id", .string(callID)), ("type", .string("function")),
-                                               ("function", Responses.object([("name", .string(name)), ("arguments", .string(item.text))]))]))
+            case .functionCall(let callID, let name): calls.append(ToolCall(id: callID, name: name, arguments: item.text))
             }
         }
-        var message: [(String, Value)] = [("role", .string("assistant")), ("content", calls.isEmpty || !content.isEmpty ? .string(content) : .none)]
-        if !reasoning.isEmpty { message.append(("reasoning_content", .string(reasoning))) }
-        if !calls.isEmpty { message.append(("tool_calls", .array(calls))) }
-        return Responses.object(message)
+        return Responses.message(role: "assistant", content: content, reasoning: reasoning, calls: calls)
     }
 }

@@ -24,6 +24,15 @@ enum Responses {
         })
     }
 
+    /// A chat message as templates and OpenAI's answers take it: content null only for tool calls
+    /// alone, `reasoning_content` and `tool_calls` when there are any.
+    static func message(role: String, content: String, reasoning: String, calls: [ToolCall]) -> Value {
+        var message: [(String, Value)] = [("role", .string(role)), ("content", calls.isEmpty || !content.isEmpty ? .string(content) : .none)]
+        if !reasoning.isEmpty { message.append(("reasoning_content", .string(reasoning))) }
+        if !calls.isEmpty { message.append(("tool_calls", toolCalls(calls))) }
+        return object(message)
+    }
+
     static func header(id: String, object kind: String, model: String, created: Int) -> [(String, Value)] {
         [("id", .string(id)), ("object", .string(kind)), ("created", .int(created)), ("model", .string(model)),
          ("system_fingerprint", .string(fingerprint))]
