@@ -35,7 +35,9 @@ public struct GenerationState {
             // As llama.cpp does: end-of-generation tokens are banned rather than passed over.
             for id in tokenizer.vocabulary.endOfGeneration { parameters.logitBias[id] = -.infinity }
         }
-        sampler = Sampler(parameters, constraints: constraint.map { [$0] } ?? [])
+        var constraint = constraint
+        constraint?.budget = maxTokens
+        sampler = Sampler(parameters, grammar: constraint)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         history = prompt
         result.promptTokens = prompt.count
@@ -55,7 +57,10 @@ public struct GenerationState {
         precondition(!isFinished)
         guard result.tokens.count < maxTokens else { return end(.length, onText: onText) }
         let token = sampler.sample(logits, history: history)
-        if !ignoreEndOfGeneration && tokenizer.vocabulary.endOfGeneration.contains(token) { return end(.stop, onText: onText) }
+        if !ignoreEndOfGeneration && tokenizer.vocabulary.endOfGeneration.contains(token) {
+            // A grammar closed early for the budget: the reply is whole but cut short.
+            return end(sampler.grammar?.isClosing == true ? .length : .stop, onText: onText)
+        }
         result.tokens.append(token)
         history.append(token)
         if let count = logprobs { result.logprobs.append(Generator.logprob(of: token, in: logits, top: count)) }

@@ -5,10 +5,24 @@ import Tokenizers
 /// masked out, and end-of-generation tokens are allowed only where the grammar may end. With a
 /// `trigger` it waits, unconstrained, until the generated text contains the trigger (a tool call's
 /// opening tag) and from then holds the rest to the grammar, which begins with the trigger.
+/// With a token `budget`, the reply is closed in time: once the shortest ending the grammar allows
+/// needs about all the tokens left, only the tokens that spell that ending are allowed, so a
+/// constrained reply that would run past its limit still ends valid (cut short, and reported so).
 public struct GrammarConstraint: LogitsProcessor {
     private var matcher: GrammarMatcher
     private let vocabulary: GrammarVocabulary
     private var mask: TokenMask
+    private var closingMask: TokenMask
+    private let completion: GrammarCompletion
+    /// Tokens the reply may hold in all (nil: no limit to close within).
+    public var budget: Int?
+    /// Tokens chosen so far.
+    private var generated = 0
+    /// The budget ran short and the reply is being closed.
+    public private(set) var isClosing = false
+    /// Tokens left over, besides the ending's and the end of generation, when closing begins: one
+    /// token can open more than it writes (`{"` asks for `":0}` more), so closing starts a little early.
+    static let closingMargin = 8
     private let trigger: [UInt8]?
     /// Bytes generated while waiting for the trigger.
     private var waiting: [UInt8] = []
@@ -21,6 +35,8 @@ public struct GrammarConstraint: LogitsProcessor {
         matcher = GrammarMatcher(grammar)
         self.vocabulary = vocabulary
         mask = TokenMask(count: vocabulary.count)
+        closingMask = TokenMask(count: vocabulary.count)
+        completion = GrammarCompletion(grammar)
         self.trigger = trigger.map { Array($0.utf8) }
         isActive = trigger == nil
         if isActive && !matcher.accept(prefix) { throw GrammarConstraintError.prefixRefused }
@@ -29,6 +45,7 @@ public struct GrammarConstraint: LogitsProcessor {
     public mutating func apply(_ logits: inout [Float], history: [Int32]) {
         guard isActive else { return }
         matcher.allowedTokens(vocabulary, into: &mask)
+        if let budget { closeIfDue(remaining: budget - generated) }
         if mask.isEmpty {
             // Nothing the grammar allows is a token (a dead end): let the generation end.
             for id in vocabulary.endOfGeneration { mask.insert(id) }
@@ -36,7 +53,24 @@ public struct GrammarConstraint: LogitsProcessor {
         mask.apply(to: &logits)
     }
 
+    /// Near the end of the budget, allows only the longest token that begins the shortest ending
+    /// (so the ending takes the tokens counted for it), or the end of generation once it is written.
+    private mutating func closeIfDue(remaining: Int) {
+        guard let ending = completion.completion(of: matcher) else { return }
+        guard isClosing || remaining <= vocabulary.tokenCount(spelling: ending) + 1 + Self.closingMargin else { return }
+        isClosing = true
+        closingMask.removeAll()
+        if ending.isEmpty {
+            for id in vocabulary.endOfGeneration where mask.contains(id) { closingMask.insert(id) }
+        } else if let next = vocabulary.tokens(beginning: ending[...]).first(where: mask.contains) {
+            closingMask.insert(next)
+        }
+        // An ending the matcher would refuse (it should not happen) leaves the grammar's own mask.
+        if !closingMask.isEmpty { swap(&mask, &closingMask) }
+    }
+
     public mutating func accept(_ token: Int32) {
+        generated += 1
         guard token >= 0, Int(token) < vocabulary.count else { return }
         let piece = vocabulary.pieces[Int(token)]
         if isActive {

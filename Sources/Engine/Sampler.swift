@@ -10,22 +10,26 @@ public struct Sampler {
     private var rng: Xoshiro
     private var candidates: [(id: Int32, logit: Float)] = []
     private var processors: [any LogitsProcessor]
+    /// The grammar the reply is held to, last in the chain.
+    public private(set) var grammar: GrammarConstraint?
 
-    /// `constraints` run after the penalties and the bias, in order.
-    public init(_ parameters: SamplingParameters, constraints: [any LogitsProcessor] = []) {
+    public init(_ parameters: SamplingParameters, grammar: GrammarConstraint? = nil) {
         self.parameters = parameters
         rng = Xoshiro(seed: parameters.seed ?? UInt64.random(in: 0...UInt64.max))
         processors = [RepetitionPenalties(repetition: parameters.repetitionPenalty, presence: parameters.presencePenalty,
                                           frequency: parameters.frequencyPenalty, window: parameters.penaltyWindow),
-                      LogitBias(bias: parameters.logitBias)] + constraints
+                      LogitBias(bias: parameters.logitBias)]
+        self.grammar = grammar
     }
 
     /// The next token, given the logits and the tokens so far (prompt and generated).
     public mutating func sample(_ logits: [Float], history: [Int32]) -> Int32 {
         var adjusted = logits
         for i in processors.indices { processors[i].apply(&adjusted, history: history) }
+        grammar?.apply(&adjusted, history: history)
         let token = choose(adjusted)
         for i in processors.indices { processors[i].accept(token) }
+        grammar?.accept(token)
         return token
     }
 

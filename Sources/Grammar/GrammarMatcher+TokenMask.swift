@@ -10,8 +10,8 @@ extension GrammarMatcher {
         swap(&buffer, &walkStacks)
         buffer.removeAll(keepingCapacity: true)
         buffer += stacks
-        if stacks.allSatisfy(isOpenString) {
-            mask.assign(vocabulary.stringText)
+        if let room = openStringRoom() {
+            stringText(vocabulary, within: room, into: &mask)
             walk(vocabulary.notStringText, node: 0, states: 0..<buffer.count, buffer: &buffer, mask: &mask)
         } else {
             mask.removeAll()
@@ -22,12 +22,32 @@ extension GrammarMatcher {
         if canEnd { for id in vocabulary.endOfGeneration { mask.insert(id) } }
     }
 
-    /// Inside a string without a length limit, between characters.
-    private func isOpenString(_ top: Int32) -> Bool {
-        guard top >= 0 else { return false }
-        let f = arena[Int(top)].frame
-        guard case .string(_, nil) = grammar[f.node] else { return false }
-        return f.phase == StringPhase.body && f.pending == 0
+    /// When every stack is inside a string between characters: the most characters one of them still
+    /// takes (any string text of that many characters or fewer is allowed, whatever else follows).
+    private func openStringRoom() -> Int? {
+        guard !stacks.isEmpty else { return nil }
+        var room = 0
+        for top in stacks {
+            guard top >= 0 else { return nil }
+            let f = arena[Int(top)].frame
+            guard case .string(_, let maxLength) = grammar[f.node], f.phase == StringPhase.body, f.pending == 0 else { return nil }
+            room = max(room, maxLength.map { $0 - Int(f.count) } ?? .max)
+        }
+        return room
+    }
+
+    /// The string-text tokens of `room` characters or fewer: by inserting those or removing the
+    /// others, whichever are fewer.
+    private func stringText(_ vocabulary: GrammarVocabulary, within room: Int, into mask: inout TokenMask) {
+        guard room < vocabulary.longestText else { return mask.assign(vocabulary.stringText) }
+        let fitting = vocabulary.textByLength[..<vocabulary.textLengthEnds[max(room, 0)]]
+        if fitting.count <= vocabulary.textByLength.count / 2 {
+            mask.removeAll()
+            for id in fitting { mask.insert(id) }
+        } else {
+            mask.assign(vocabulary.stringText)
+            for id in vocabulary.textByLength[fitting.count...] { mask.remove(id) }
+        }
     }
 
     /// Tries each child of `node` on the stacks `buffer[states]`; a child some stack takes allows

@@ -117,7 +117,14 @@ public struct GrammarMatcher: Sendable {
     /// The stack after the node on top of `parent` completed: its parent moves on (and may complete too).
     private mutating func completed(_ parent: Int32) -> Int32 {
         guard parent >= 0 else { return Self.complete }
-        var f = arena[Int(parent)].frame
+        guard let f = afterChild(arena[Int(parent)].frame) else { return completed(arena[Int(parent)].parent) }
+        return replace(parent, with: f)
+    }
+
+    /// A node's frame once the child it holds completed; nil when that completes the node too (a
+    /// sequence's last element).
+    func afterChild(_ frame: Frame) -> Frame? {
+        var f = frame
         switch grammar[f.node] {
         case .object:
             if f.phase == ObjectPhase.value { f.phase = ObjectPhase.afterValue; f.count += 1 }
@@ -129,11 +136,11 @@ public struct GrammarMatcher: Sendable {
             f.spaces = 0
         case .sequence(let elements):
             f.count += 1
-            if Int(f.count) == elements.count { return completed(arena[Int(parent)].parent) }
+            if Int(f.count) == elements.count { return nil }
         default:
             preconditionFailure("only objects, arrays and sequences hold other nodes")
         }
-        return replace(parent, with: f)
+        return f
     }
 
     /// Whether the stack can end without more bytes: it matched, or only a number that may stop

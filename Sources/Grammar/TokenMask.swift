@@ -23,6 +23,17 @@ public struct TokenMask: Sendable {
         words[Int(id) >> 6] |= 1 << UInt64(id & 63)
     }
 
+    public mutating func remove(_ id: Int32) {
+        guard id >= 0, Int(id) < count else { return }
+        words[Int(id) >> 6] &= ~(1 << UInt64(id & 63))
+    }
+
+    /// Keeps only the tokens `other` (of the same count) holds too.
+    public mutating func formIntersection(_ other: TokenMask) {
+        precondition(other.count == count)
+        for i in words.indices { words[i] &= other.words[i] }
+    }
+
     public func contains(_ id: Int32) -> Bool {
         id >= 0 && Int(id) < count && words[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0
     }

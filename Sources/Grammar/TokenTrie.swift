@@ -45,4 +45,18 @@ public struct TokenTrie: Sendable {
     }
 
     var nodeCount: Int { bytes.count }
+
+    /// The tokens whose bytes begin `bytes`, longest first.
+    func tokens(beginning bytes: ArraySlice<UInt8>) -> [Int32] {
+        var node: Int32 = 0, found: [Int32] = []
+        for byte in bytes {
+            var child = node + 1
+            while child < end[Int(node)] && self.bytes[Int(child)] != byte { child = end[Int(child)] }
+            guard child < end[Int(node)] else { break }
+            node = child
+            let first = Int(tokenStart[Int(node)])
+            found += ids[first..<(first + Int(tokenCount[Int(node)]))]
+        }
+        return found.reversed()
+    }
 }

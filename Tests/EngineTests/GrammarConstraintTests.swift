@@ -23,7 +23,7 @@ import Testing
 
     /// Greedy choices with logits that prefer `preference` in order (earlier is likelier).
     static func generate(_ constraint: GrammarConstraint?, preference: [Int32], steps: Int = 12) -> [Int32] {
-        var sampler = Sampler(.greedy, constraints: constraint.map { [$0] } ?? [])
+        var sampler = Sampler(.greedy, grammar: constraint)
         var out: [Int32] = []
         for _ in 0..<steps {
             var logits = [Float](repeating: -10, count: pieces.count)
@@ -78,5 +78,37 @@ import Testing
         var logits = [Float](repeating: 0, count: Self.pieces.count)
         lazy.apply(&logits, history: [])
         #expect(logits.allSatisfy { $0.isFinite })
+    }
+
+    /// A free-form object the model would nest as deep as the grammar lets it and fill with an endless
+    /// string: with a budget, the reply is closed in time and parses; without one it runs on.
+    @Test func aBudgetClosesTheReplyInTime() throws {
+        // Every byte of JSON's syntax is a token of its own, as in real vocabularies.
+        let pieces = ["", "{\"", "a\": ", "1", "}", "\"", "x", ",", "{", ":", "0", "[", "]"]
+        let vocabulary = GrammarVocabulary(pieces: pieces.map { Array($0.utf8) }, endOfGeneration: [0])
+        var g = Grammar()
+        g.root = try JSONSchemaCompiler.compile(try Value(jsonText: #"{"type":"object"}"#), into: &g, location: "schema")
+        func run(budget: Int?) throws -> (text: String, tokens: Int, closing: Bool) {
+            var constraint = try GrammarConstraint(grammar: g, vocabulary: vocabulary)
+            constraint.budget = budget
+            var sampler = Sampler(.greedy, grammar: constraint)
+            var out: [Int32] = []
+            for _ in 0..<60 {
+                // The model prefers a key, then another object, then endless string text, and ending last of all.
+                var logits = [Float](repeating: 0, count: pieces.count)
+                logits[2] = 10; logits[1] = 9; logits[6] = 8; logits[5] = 2; logits[3] = 1; logits[0] = -5
+                let token = sampler.sample(logits, history: out)
+                if token == 0 { break }
+                out.append(token)
+            }
+            return (out.map { pieces[Int($0)] }.joined(), out.count, sampler.grammar?.isClosing == true)
+        }
+        let unlimited = try run(budget: nil)
+        #expect(unlimited.tokens == 60 && !unlimited.closing)
+        for budget in [4, 5, 12, 25, 40] {
+            let closed = try run(budget: budget)
+            #expect(closed.tokens < budget && closed.closing, "budget \(budget): \(closed.text)")
+            #expect((try? Value(jsonText: closed.text)) != nil, "budget \(budget): \(closed.text)")
+        }
     }
 }

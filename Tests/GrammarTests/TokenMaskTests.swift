@@ -45,6 +45,8 @@ import TestSupport
         (#"{"type":"array","items":{"anyOf":[{"type":"number"},{"type":"string","maxLength":3},{"type":"null"}]}}"#,
          #"[1.5e-3, "ab", null,"a b"]"#),
         (#"{"type":"object"}"#, #"{"name": {"x": [true, false, null, -0.5]}, "city": "\"é\""}"#),
+        // A length limit: string text of at most the characters left, by its count.
+        (#"{"type":"object","properties":{"name":{"type":"string","minLength":2,"maxLength":7}}}"#, "{\"name\": \"Pa é€is\"}"),
     ])
     func walkEqualsTryingEachToken(schema: String, document: String) throws {
         let (vocabulary, _) = Self.vocabulary(seed: 7)
