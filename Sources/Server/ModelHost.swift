@@ -19,7 +19,7 @@ public actor ModelHost {
         public let key: String?
         public let model: ChatModel
         /// Idle seconds before unloading (nil: stays loaded).
-        public let ttl: Int?
+        public var ttl: Int?
         public let loadSeconds: Double
     }
 
@@ -226,6 +226,14 @@ public actor ModelHost {
             remove { $0.identifier == identifier }
             logger.info("unloaded \(identifier): idle for \(ttl) s")
         }
+    }
+
+    /// Ollama's `keep_alive` after a request: `model` stays loaded for `ttl` idle seconds from now
+    /// on (nil: for good); zero unloads it at once unless another request runs on it.
+    public func keepAlive(_ model: ChatModel, ttl: Int?) {
+        guard let index = instances.firstIndex(where: { $0.model === model }) else { return }
+        instances[index].ttl = ttl
+        sweep()
     }
 
     /// Seconds before an instance's TTL unloads it (nil without TTL).

@@ -5,10 +5,12 @@ import Templates
 
 /// Ollama's API, for the many tools that speak it: `chat`, `generate` and `embed` on the host's
 /// models (as `model` names them, loaded just in time like any request), and what Ollama lists:
-/// `tags` (the models there are), `ps` (the loaded ones), `show` (one model's facts), `version`.
-/// Errors are Ollama's `{"error": "…"}` with the HTTP status.
+/// `tags` (the models there are), `ps` (the loaded ones), `show` (one model's facts), `version`;
+/// `pull` of hub models (`OllamaPull`) and `delete`. A request's `keep_alive` sets how long its
+/// model stays loaded. Errors are Ollama's `{"error": "…"}` with the HTTP status.
 struct OllamaAPI: Sendable {
     let host: ModelHost
+    let downloads: DownloadJobs?
     let limit: Int
 
     /// The Ollama release whose API this follows (clients read it to know what they may use).
@@ -36,23 +38,65 @@ struct OllamaAPI: Sendable {
         }
         for path in ["api/show", "api/chat", "api/generate", "api/embed", "api/embeddings"] {
             router.post(RouterPath(path)) { request, _ -> Response in
-                do {
+                try await Self.answer {
                     let body = try FieldReader.object(json: try await WickServer.body(of: request, limit: limit))
-                    let f = FieldReader(body)
-                    guard let name = try f.string("model") ?? f.string("name"), !name.isEmpty else {
-                        throw APIError.invalid("'model' is required.", param: "model")
-                    }
+                    let name = try await Self.modelName(body, host: host)
                     if path == "api/show" { return WickServer.json(try await Self.show(name, host: host)) }
-                    let model = try await host.model(named: name)
-                    switch path {
-                    case "api/chat": return try await OllamaChatHandler(model: model).handle(body: body, chat: true)
-                    case "api/generate": return try await OllamaChatHandler(model: model).handle(body: body, chat: false)
-                    default: return try await Self.embed(body, legacy: path == "api/embeddings", model: model)
+                    let keepAlive = try OllamaKeepAlive.parse(body["keep_alive"])
+                    let chat = path == "api/chat"
+                    if keepAlive == .seconds(0), path != "api/embed", path != "api/embeddings", OllamaChatHandler.asksNothing(body, chat: chat) {
+                        return OllamaChatHandler.nothingDone(model: try await host.unload(name), chat: chat, reason: "unload")
                     }
-                } catch let error as APIError {
-                    return WickServer.json(Responses.object([("error", .string(error.message))]), status: .init(code: error.status))
+                    let model = try await host.model(named: name)
+                    let finished: @Sendable () async -> Void = { if let keepAlive { await host.keepAlive(model, ttl: keepAlive.ttl) } }
+                    guard chat || path == "api/generate" else {
+                        let response = try await Self.embed(body, legacy: path == "api/embeddings", model: model)
+                        await finished()
+                        return response
+                    }
+                    var handler = OllamaChatHandler(model: model)
+                    handler.finished = finished
+                    return try await handler.handle(body: body, chat: chat)
                 }
             }
+        }
+        router.post("api/pull") { request, _ -> Response in
+            try await Self.answer {
+                guard let downloads else { throw APIError.notFound("Downloads need a model store.", code: "unsupported") }
+                return try await OllamaPull(downloads: downloads).handle(body: try FieldReader.object(json: try await WickServer.body(of: request, limit: limit)))
+            }
+        }
+        router.delete("api/delete") { request, _ -> Response in
+            try await Self.answer {
+                let body = try FieldReader.object(json: try await WickServer.body(of: request, limit: limit))
+                let name = try await Self.modelName(body, host: host)
+                // Only a whole key or a hub name: a prefix never deletes anything.
+                guard let store = host.store, let stored = store.models().first(where: { $0.key.lowercased() == name.lowercased() }) else {
+                    throw APIError.notFound("model '\(name)' not found", param: "model", code: "model_not_found")
+                }
+                for i in await host.instances where i.key == stored.key { _ = try? await host.unload(i.identifier) }
+                do { try store.remove(stored) } catch { throw APIError.internalError("\(stored.key) could not be deleted: \(error)") }
+                return Response(status: .ok)
+            }
+        }
+    }
+
+    /// The body's `model` (or `name`); a hub name (`hf.co/…`) of a downloaded model becomes its key.
+    static func modelName(_ body: Value.Object, host: ModelHost) async throws -> String {
+        let f = FieldReader(body)
+        guard let name = try f.string("model") ?? f.string("name"), !name.isEmpty else {
+            throw APIError.invalid("'model' is required.", param: "model")
+        }
+        guard let hubName = OllamaModelName(name) else { return name }
+        return hubName.stored(in: host.store?.models() ?? [])?.key ?? name
+    }
+
+    /// The route's answer, or its error as Ollama writes errors.
+    static func answer(_ work: () async throws -> Response) async throws -> Response {
+        do {
+            return try await work()
+        } catch let error as APIError {
+            return WickServer.json(Responses.object([("error", .string(error.message))]), status: .init(code: error.status))
         }
     }
 

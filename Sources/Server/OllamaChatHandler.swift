@@ -9,18 +9,39 @@ import Templates
 struct OllamaChatHandler: Sendable {
     let model: ChatModel
     var scheduler: any InferenceScheduler
+    /// Run once the reply is complete (the request's `keep_alive`).
+    var finished: @Sendable () async -> Void = {}
 
     init(model: ChatModel, scheduler: (any InferenceScheduler)? = nil) {
         self.model = model
         self.scheduler = scheduler ?? model
     }
 
+    /// A request with nothing to answer (no messages, an empty prompt): Ollama's way to load a
+    /// model, or with `keep_alive` 0 to unload it.
+    static func asksNothing(_ body: Value.Object, chat: Bool) -> Bool {
+        switch body[chat ? "messages" : "prompt"] {
+        case nil, .none?: return true
+        case .array(let list)?: return list.isEmpty
+        case .string(let s)?: return s.isEmpty
+        default: return false
+        }
+    }
+
+    /// The answer to such a request: `reason` "load" or "unload".
+    static func nothingDone(model: String, chat: Bool, reason: String) -> Response {
+        WickServer.json(Responses.object([("model", .string(model)), ("created_at", .string(timestamp(Date())))]
+            + (chat ? [("message", Responses.object([("role", .string("assistant")), ("content", .string(""))]))] : [("response", .string(""))])
+            + [("done", .bool(true)), ("done_reason", .string(reason))]))
+    }
+
     func handle(body: Value.Object, chat: Bool) async throws -> Response {
         let f = FieldReader(body)
         let stream = try f.bool("stream") ?? true
-        if !chat, try f.string("prompt").map(\.isEmpty) ?? true {
-            // An empty prompt loads the model (done already, to find it) and says so.
-            return WickServer.json(Responses.object(head() + [("response", .string("")), ("done", .bool(true)), ("done_reason", .string("load"))]))
+        if Self.asksNothing(body, chat: chat) {
+            // Loads the model (done already, to find it) and says so.
+            await finished()
+            return Self.nothingDone(model: model.id, chat: chat, reason: "load")
         }
         let translated = try chat ? Self.chatBody(body) : Self.generateBody(body)
         var request = try ChatRequest(body: translated.body, chat: translated.chat)
@@ -29,6 +50,7 @@ struct OllamaChatHandler: Sendable {
         let field = chat ? "content" : "response"
         if !stream {
             let collected = try await turn.collect()
+            await finished()
             var fields = head()
             if chat {
                 fields.append(("message", message(content: collected.content, thinking: collected.reasoning, calls: collected.calls)))
@@ -65,6 +87,7 @@ struct OllamaChatHandler: Sendable {
                 }
             }
             if let done = call { try await piece(calls: [done]) }
+            await finished()
             if let result, failure == nil {
                 try await send((chat ? [("message", message(content: "", thinking: "", calls: []))] : [(field, .string(""))]) + Self.done(result))
             } else {

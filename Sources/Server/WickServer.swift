@@ -58,7 +58,7 @@ public struct WickServer: Sendable {
             return Self.json(model.value)
         }
         NativeAPI(host: host, downloads: downloads, limit: limit).register(on: router)
-        OllamaAPI(host: host, limit: limit).register(on: router)
+        OllamaAPI(host: host, downloads: downloads, limit: limit).register(on: router)
         let responses = ResponseStore()
         router.get("v1/responses/:id") { _, context in
             let id = context.parameters.get("id") ?? ""

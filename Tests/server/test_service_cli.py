@@ -307,3 +307,51 @@ def test_api_keys_from_a_file_guard_the_service_and_the_cli_uses_them(tmp_path):
         assert code == 0 and len(json.loads(out)) == 1, err
     finally:
         wick(tmp_path, "server", "stop")
+
+
+def test_ollama_pull_delete_and_keep_alive(hub, tmp_path):
+    # What `ollama pull hf.co/…`, `ollama rm`, `ollama stop` and `keep_alive` do, through Ollama's own client.
+    import ollama
+    repo = "bartowski/Pull-GGUF"
+    hub.repos[repo] = {"Pull-Q4_1.gguf": SMOL}
+    name = "hf.co/" + repo + ":Q4_1"
+    port = free_port()
+    assert wick(tmp_path, "server", "start", "--port", str(port), hub=hub)[0] == 0
+    client = ollama.Client(host=f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(ollama.ResponseError) as refused:
+            client.pull("llama3.2")
+        assert refused.value.status_code == 404 and "hf.co/OWNER/REPO" in refused.value.error
+        with pytest.raises(ollama.ResponseError) as untrusted:
+            client.pull("hf.co/someone/x-GGUF")
+        assert untrusted.value.status_code == 403
+        progress = list(client.pull(name, stream=True))
+        assert progress[0].status == "pulling manifest" and progress[-1].status == "success", progress
+        sized = [p for p in progress if p.total]
+        assert sized and sized[-1].total == os.path.getsize(SMOL) and all(p.completed <= p.total for p in sized), sized
+        assert any(m.model == repo for m in client.list().models)
+        assert client.pull(name, stream=False).status == "success"
+
+        # keep_alive: a duration keeps it loaded that long; 0 unloads it once the answer is done.
+        client.generate(model=name, prompt="Hi", options={"num_predict": 2}, keep_alive="10m")
+        [running] = client.ps().models
+        assert running.model == repo and 590 <= (running.expires_at.timestamp() - time.time()) <= 600, running
+        client.chat(model=name, messages=[{"role": "user", "content": "Hi"}], options={"num_predict": 2}, keep_alive=0)
+        deadline = time.time() + 5  # at once, or at the next idle check (every second) if the sequence was still closing
+        while client.ps().models and time.time() < deadline:
+            time.sleep(0.1)
+        assert client.ps().models == []
+        # Nothing asked: loads; with keep_alive 0: unloads.
+        assert client.generate(model=name, prompt="").done_reason == "load" and len(client.ps().models) == 1
+        assert client.generate(model=name, prompt="", keep_alive=0).done_reason == "unload" and client.ps().models == []
+        with pytest.raises(ollama.ResponseError) as bad:
+            client.chat(model=name, messages=[{"role": "user", "content": "Hi"}], keep_alive="soon")
+        assert bad.value.status_code == 400 and "keep_alive" in bad.value.error
+
+        assert client.delete(name).status == "success"
+        assert not any(m.model == repo for m in client.list().models)
+        with pytest.raises(ollama.ResponseError) as gone:
+            client.delete(name)
+        assert gone.value.status_code == 404
+    finally:
+        wick(tmp_path, "server", "stop")
