@@ -15,7 +15,7 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     public init(gguf: GGUFFile, contextLength: Int, parallel: Int = 1, kvCacheType: KVCacheType = .f16, threads: Int, batch: Int = 256) throws {
         let vocabulary = gguf.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
-        let c = try Architectures.config(for: gguf, vocabularySize: vocabulary)
+        let c = try ArchitectureRegistry.config(for: gguf, vocabularySize: vocabulary)
         let context = Int64(contextLength)
         weightsBytes = Int64(gguf.tensors.reduce(0) { $0 + $1.byteCount })
         headDim = c.headDim

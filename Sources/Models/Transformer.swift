@@ -12,6 +12,8 @@ public final class Transformer: @unchecked Sendable {
     public let file: GGUFFile
     public let pool: ThreadPool
     let weights: ModelWeights
+    /// YaRN's constants for the global layers' RoPE base and the sliding-window layers'.
+    let yarn: (global: YaRNRamp, sliding: YaRNRamp)?
     /// Tokens processed per forward step; longer prompts are cut into chunks of this size.
     public let batchCapacity: Int
     let scratch: Scratch
@@ -25,8 +27,15 @@ public final class Transformer: @unchecked Sendable {
                 batchCapacity: Int = 256, kernel: DotKernel = .current) throws {
         self.kernel = kernel
         file = gguf
-        config = try Architectures.config(for: gguf, vocabularySize: vocabularySize)
+        config = try ArchitectureRegistry.config(for: gguf, vocabularySize: vocabularySize)
         weights = try ModelWeights(gguf: gguf, config: config)
+        let c = config
+        yarn = c.yarn.map { y in
+            let ramp = { (base: Float) in
+                YaRNRamp(headDim: c.headDim, base: base, factor: 1 / c.ropeScale, originalContext: y.originalContext, attentionFactor: y.attentionFactor)
+            }
+            return (ramp(c.ropeBase), ramp(c.ropeBaseSliding ?? c.ropeBase))
+        }
         self.pool = pool ?? ThreadPool(threads: threads)
         self.batchCapacity = batchCapacity
         scratch = Scratch(config: config, batch: batchCapacity, threads: self.pool.count, tileFloats: Self.tileFloats(config))
@@ -201,21 +210,20 @@ public final class Transformer: @unchecked Sendable {
             project(w.v, s.h, tokens: n, tiled: tiled, into: s.v, bias: w.vBias)
 
             let sliding = c.isSliding(layer: l)
-            let base = sliding ? (c.ropeBaseSliding ?? c.ropeBase) : c.ropeBase
             for segment in segments {
                 for i in 0..<segment.count {
                     let t = segment.firstRow + i, position = segment.start + i
                     for h in 0..<c.heads {
                         let head = s.q + t * qDim + h * c.headDim
                         if let qn = w.qNorm { qn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
-                        VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox)
+                        rope(head, position: position, sliding: sliding)
                     }
                     let keyRow = segment.cache.key(layer: l, position: position)
                     let valueRow = segment.cache.value(layer: l, position: position)
                     for h in 0..<c.kvHeads {
                         let head = s.k + t * kvDim + h * c.headDim
                         if let kn = w.kNorm { kn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
-                        VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox)
+                        rope(head, position: position, sliding: sliding)
                     }
                     segment.cache.type.store(s.k + t * kvDim, count: kvDim, into: keyRow)
                     segment.cache.type.store(s.v + t * kvDim, count: kvDim, into: valueRow)
@@ -237,6 +245,20 @@ public final class Transformer: @unchecked Sendable {
             VectorOps.add(s.x, s.o, count: n * e)
         }
         for segment in segments { segment.cache.append(segment.tokens) }
+    }
+
+    /// Rotates one query or key head for its position (with the file's frequency factors and YaRN, if any).
+    private func rope(_ head: UnsafeMutablePointer<Float>, position: Int, sliding: Bool) {
+        let c = config
+        let base = sliding ? (c.ropeBaseSliding ?? c.ropeBase) : c.ropeBase
+        let ramp = sliding ? yarn?.sliding : yarn?.global
+        guard let factors = weights.ropeFactors else {
+            return VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox, yarn: ramp)
+        }
+        factors.withUnsafeBufferPointer {
+            VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox,
+                           factors: $0.baseAddress, yarn: ramp)
+        }
     }
 
     private func normRows(_ x: UnsafeMutablePointer<Float>, _ weight: [Float], into y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {

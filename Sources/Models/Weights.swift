@@ -19,6 +19,8 @@ struct ModelWeights {
     let outputNorm: [Float]
     let output: WeightMatrix
     let layers: [LayerWeights]
+    /// Per-pair divisors of the RoPE frequencies (Llama 3.1+).
+    let ropeFactors: [Float]?
 
     init(gguf: GGUFFile, config c: ModelConfig) throws {
         func info(_ name: String) throws -> GGUFTensorInfo {
@@ -47,6 +49,7 @@ struct ModelWeights {
         embeddings = try matrix("token_embd.weight", rows: c.vocabularySize, columns: e)
         outputNorm = try vector("output_norm.weight", count: e)
         output = gguf.tensor(named: "output.weight") == nil ? embeddings : try matrix("output.weight", rows: c.vocabularySize, columns: e)
+        ropeFactors = c.ropeFrequencyFactors ? try vector("rope_freqs.weight", count: c.headDim / 2) : nil
         layers = try (0..<c.layers).map { i in
             let p = "blk.\(i)."
             return LayerWeights(

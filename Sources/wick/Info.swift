@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GGUF
+import Models
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a model file's facts: architecture, size, quantization, context length.")
@@ -22,6 +23,7 @@ struct Info: ParsableCommand {
         let rows: [(String, String)] = [
             ("name", facts.name),
             ("architecture", facts.architecture),
+            ("runs", ArchitectureRegistry.refusal(of: gguf).map { "no: \($0)" } ?? "yes"),
             ("parameters", "\(ModelFacts.humanCount(facts.parameters)) (\(facts.parameters))"),
             ("quantization", facts.quantization),
             ("tensor types", facts.tensorTypes.map { "\($0.type)×\($0.tensors)" }.joined(separator: ", ")),

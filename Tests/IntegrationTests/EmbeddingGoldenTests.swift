@@ -14,7 +14,7 @@ import Tokenizers
         let models: [String: Model]
     }
 
-    @Test(arguments: TestModels.all)
+    @Test(arguments: TestModels.real)
     func embeddingsPointWhereLlamaCppsDo(model: String) throws {
         let golden = try JSONDecoder().decode(Golden.self, from: TestModels.fixture("embedding-golden.json"))
         let reference = try #require(golden.models[model])

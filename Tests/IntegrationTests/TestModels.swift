@@ -2,13 +2,16 @@ import Foundation
 import GGUF
 import Testing
 
-/// The real models of scripts/fetch-test-models. Tests fail (not skip) when they are missing:
-/// the README's test command fetches them first.
+/// The real models of scripts/fetch-test-models, and the tiny random-weight ones of
+/// scripts/make-tiny-models (architectures no package ships). Tests fail (not skip) when they are
+/// missing: the README's test command makes them first.
 enum TestModels {
     static let smollm = "smollm2-135m-instruct-q4_1"
     static let gemma = "gemma-3-270m-q4_k_m"
     static let qwen = "qwen2.5-coder-0.5b-instruct-q4_k_m"
-    static let all = [smollm, gemma, qwen]
+    static let real = [smollm, gemma, qwen]
+    static let tiny = ["tiny-qwen3"]
+    static let all = real + tiny
 
     static var directory: String {
         let env = ProcessInfo.processInfo.environment
@@ -33,6 +36,6 @@ enum TestModels {
 
     struct MissingModel: Error, CustomStringConvertible {
         let path: String
-        var description: String { "test model missing at \(path): run scripts/fetch-test-models" }
+        var description: String { "test model missing at \(path): run scripts/fetch-test-models and scripts/make-tiny-models" }
     }
 }

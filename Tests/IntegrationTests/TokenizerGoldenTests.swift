@@ -31,7 +31,7 @@ import Tokenizers
         return try Tokenizer(gguf: GGUFFile(data: w.bytes()))
     }
 
-    static let cases = TestModels.all + ["llama-bpe", "tekken", "default"].map { TestModels.qwen + "@" + $0 }
+    static let cases = TestModels.real + ["llama-bpe", "tekken", "default"].map { TestModels.qwen + "@" + $0 }
 
     @Test(arguments: cases)
     func idsMatchLlamaCpp(model: String) throws {
@@ -51,7 +51,7 @@ import Tokenizers
         #expect(mismatches == 0)
     }
 
-    @Test(arguments: TestModels.all)
+    @Test(arguments: TestModels.real)
     func plainTextRoundTrips(model: String) throws {
         let golden = try #require(Self.golden)
         let tokenizer = try Tokenizer(gguf: TestModels.open(model))

@@ -66,17 +66,43 @@ import Testing
         #expect(logits.count == 8 && logits.allSatisfy { $0.isFinite })
     }
 
-    @Test func unsupportedArchitecture() {
+    @Test func unsupportedArchitecture() throws {
         #expect(throws: ModelError.unsupportedArchitecture("mamba")) { try Self.load(Self.tinyLlama(architecture: "mamba")) }
+        // The error and `wick info` name what runs, from the registry.
+        let refusal = try #require(ArchitectureRegistry.refusal(of: GGUFFile(data: Self.tinyLlama(architecture: "mamba").bytes())))
+        #expect(refusal.contains("'mamba'") && refusal.contains("llama, mistral, qwen2, qwen3, gemma3"))
+        #expect(ArchitectureRegistry.refusal(of: try GGUFFile(data: Self.tinyLlama().bytes())) == nil)
+    }
+
+    @Test func qwen3NormalisesQueryAndKeyHeads() throws {
+        var w = Self.tinyLlama(architecture: "qwen3", headDim: 32)
+        #expect(throws: ModelError.missingTensor("blk.0.attn_q_norm.weight")) { try Self.load(w) }
+        for l in 0..<2 {
+            for name in ["attn_q_norm", "attn_k_norm"] { w.addTensor("blk.\(l).\(name).weight", dimensions: [32], floats: [Float](repeating: 1.5, count: 32)) }
+        }
+        let model = try Self.load(w)
+        #expect(model.config.qkNorm && model.config.ropeNeox && !model.config.qkvBias && model.config.headDim == 32)
+        let logits = model.forward([4, 5], cache: model.makeCache(contextLength: 8))
+        #expect(logits.count == 8 && logits.allSatisfy { $0.isFinite })
     }
 
     @Test func ropeScalingAndExpertsThatAreNotImplementedAreRefused() throws {
-        var yarn = Self.tinyLlama()
-        yarn.set("llama.rope.scaling.type", .string("yarn"))
-        #expect(throws: ModelError.unsupportedFeature("rope scaling 'yarn'")) { try Self.load(yarn) }
-        var factors = Self.tinyLlama()
+        var longrope = Self.tinyLlama()
+        longrope.set("llama.rope.scaling.type", .string("longrope"))
+        #expect(throws: ModelError.unsupportedFeature("rope scaling 'longrope'")) { try Self.load(longrope) }
+        var beta = Self.tinyLlama()
+        beta.set("llama.rope.scaling.type", .string("yarn"))
+        beta.set("llama.rope.scaling.yarn_beta_fast", .float32(64))
+        #expect(throws: ModelError.unsupportedFeature("YaRN's 'yarn_beta_fast' = 64.0")) { try Self.load(beta) }
+        var partial = Self.tinyLlama()
+        partial.set("llama.rope.dimension_count", .uint32(8))
+        #expect(throws: ModelError.unsupportedFeature("RoPE over 8 of the head's 16 dimensions")) { try Self.load(partial) }
+        // Frequency factors are Llama's (3.1 and later); another architecture's file with them is refused.
+        var factors = Self.tinyLlama(architecture: "qwen2")
         factors.addTensor("rope_freqs.weight", dimensions: [8], floats: [Float](repeating: 1, count: 8))
-        #expect(throws: ModelError.self) { try Self.load(factors) }
+        #expect(throws: ModelError.unsupportedFeature("per-dimension rope frequency factors (Llama 3.1-style rope scaling, tensor 'rope_freqs.weight')")) {
+            try Self.load(factors)
+        }
         var experts = Self.tinyLlama()
         experts.set("llama.expert_count", .uint32(8))
         #expect(throws: ModelError.unsupportedFeature("a mixture of 8 experts")) { try Self.load(experts) }
@@ -85,6 +111,40 @@ import Testing
         linear.set("llama.rope.scaling.type", .string("linear"))
         linear.set("llama.rope.scaling.factor", .float32(2))
         #expect(try Self.load(linear).config.ropeScale == 0.5)
+    }
+
+    @Test func llamaFrequencyFactorsDivideTheRopeAngles() throws {
+        func logits(_ factors: [Float]?) throws -> [Float] {
+            var w = Self.tinyLlama()
+            if let factors { w.addTensor("rope_freqs.weight", dimensions: [8], floats: factors) }
+            let model = try Self.load(w)
+            #expect(model.config.ropeFrequencyFactors == (factors != nil))
+            return model.forward([1, 2, 3, 4, 5], cache: model.makeCache(contextLength: 8))
+        }
+        let plain = try logits(nil)
+        #expect(try logits([Float](repeating: 1, count: 8)) == plain)
+        let scaled = try logits((0..<8).map { Float(1 + $0) })
+        #expect(zip(scaled, plain).map { abs($0 - $1) }.max()! > 1e-3)
+        var short = Self.tinyLlama()
+        short.addTensor("rope_freqs.weight", dimensions: [4], floats: [1, 1, 1, 1])
+        #expect(throws: ModelError.self) { try Self.load(short) }
+    }
+
+    @Test func yarnScalesTheAngles() throws {
+        func logits(_ type: String?) throws -> [Float] {
+            var w = Self.tinyLlama()
+            if let type {
+                w.set("llama.rope.scaling.type", .string(type))
+                w.set("llama.rope.scaling.factor", .float32(4))
+                w.set("llama.rope.scaling.original_context_length", .uint32(64))
+            }
+            let model = try Self.load(w)
+            #expect(model.config.yarn?.originalContext == (type == "yarn" ? 64 : nil))
+            return model.forward([1, 2, 3, 4, 5, 6], cache: model.makeCache(contextLength: 8))
+        }
+        let plain = try logits(nil), linear = try logits("linear"), yarn = try logits("yarn")
+        #expect(zip(yarn, plain).map { abs($0 - $1) }.max()! > 1e-3)
+        #expect(zip(yarn, linear).map { abs($0 - $1) }.max()! > 1e-3)
     }
 
     @Test func missingTensor() {

@@ -1,0 +1,59 @@
+import GGUF
+
+/// One supported architecture: the `general.architecture` names it answers to, and how its block
+/// differs from the shared decoder, as flags on `ModelConfig` read from the file's keys. Adding a
+/// dense architecture that only differs in flags is one small file in `Architectures/`.
+protocol Architecture: Sendable {
+    static var names: [String] { get }
+    static func configure(_ c: inout ModelConfig, gguf: GGUFFile) throws
+}
+
+/// Every supported architecture; the lists the CLI, the errors and the docs give come from here.
+public enum ArchitectureRegistry {
+    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Gemma3.self]
+
+    /// The architecture names Wick runs.
+    public static var supportedNames: [String] { all.flatMap { $0.names } }
+
+    /// Why Wick would refuse to run the file (nil: it runs it).
+    public static func refusal(of gguf: GGUFFile) -> String? {
+        do { _ = try config(for: gguf, vocabularySize: 0) } catch { return "\(error)" }
+        return nil
+    }
+
+    static func config(for gguf: GGUFFile, vocabularySize: Int) throws -> ModelConfig {
+        var c = try ModelConfig(gguf: gguf, vocabularySize: vocabularySize)
+        guard let architecture = all.first(where: { $0.names.contains(c.architecture) }) else {
+            throw ModelError.unsupportedArchitecture(c.architecture)
+        }
+        try architecture.configure(&c, gguf: gguf)
+        try refuseUnimplemented(gguf, config: c)
+        return c
+    }
+
+    /// What a file may ask for that the decoder does not do: such a file is refused, never run
+    /// approximately (its answers would look plausible and be wrong).
+    static func refuseUnimplemented(_ gguf: GGUFFile, config c: ModelConfig) throws {
+        let a = c.architecture
+        if let type = try gguf.string(a + ".rope.scaling.type"), !["none", "linear", "yarn"].contains(type) {
+            throw ModelError.unsupportedFeature("rope scaling '\(type)'")
+        }
+        // YaRN as llama.cpp runs it for these architectures: its default ramp and magnitude. A file
+        // that sets them otherwise asks for what is not done.
+        for (key, usual) in [("yarn_log_multiplier", Float(0)), ("yarn_ext_factor", -1), ("yarn_attn_factor", 1), ("yarn_beta_fast", 32),
+                             ("yarn_beta_slow", 1)] {
+            if let value = try gguf.float(a + ".rope.scaling." + key), value != usual, !(key == "yarn_ext_factor" && value == 1) {
+                throw ModelError.unsupportedFeature("YaRN's '\(key)' = \(value)")
+            }
+        }
+        if let rotated = try gguf.integer(a + ".rope.dimension_count"), rotated != c.headDim {
+            throw ModelError.unsupportedFeature("RoPE over \(rotated) of the head's \(c.headDim) dimensions")
+        }
+        if !c.ropeFrequencyFactors && gguf.tensor(named: "rope_freqs.weight") != nil {
+            throw ModelError.unsupportedFeature("per-dimension rope frequency factors (Llama 3.1-style rope scaling, tensor 'rope_freqs.weight')")
+        }
+        if let experts = try gguf.integer(a + ".expert_count"), experts > 0 {
+            throw ModelError.unsupportedFeature("a mixture of \(experts) experts")
+        }
+    }
+}

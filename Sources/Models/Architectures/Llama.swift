@@ -1,0 +1,13 @@
+import GGUF
+
+/// Llama and Mistral-style files: the plain decoder; Llama 3.1 and later with per-pair RoPE
+/// frequency factors.
+enum Llama: Architecture {
+    static let names = ["llama", "mistral"]
+
+    static func configure(_ c: inout ModelConfig, gguf: GGUFFile) throws {
+        // Q and K were permuted at conversion for interleaved RoPE.
+        c.ropeNeox = false
+        c.ropeFrequencyFactors = gguf.tensor(named: "rope_freqs.weight") != nil
+    }
+}
