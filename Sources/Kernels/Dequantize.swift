@@ -5,7 +5,7 @@ import GGUF
 public enum Dequantize {
     public static func isSupported(_ type: GGMLType) -> Bool {
         switch type {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return true
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl: return true
         default: return false
         }
     }
@@ -54,6 +54,13 @@ public enum Dequantize {
         case .q8_0:
             let d = loadF16(x)
             for j in 0..<32 { y[j] = d * Float(Int8(bitPattern: byte(x, 2 + j))) }
+        case .iq4_nl:
+            let d = loadF16(x)
+            for j in 0..<16 {
+                let q = byte(x, 2 + j)
+                y[j] = d * Float(nonLinear4[Int(q & 0xF)])
+                y[j + 16] = d * Float(nonLinear4[Int(q >> 4)])
+            }
         case .q2_K:
             // scales[16], qs[64], d, dmin
             let d = loadF16(x, 80), dmin = loadF16(x, 82)
@@ -135,3 +142,7 @@ public enum Dequantize {
         }
     }
 }
+
+/// The 16 values IQ4_NL's (and IQ4_XS's) 4-bit indices stand for: a grid denser near zero, as
+/// llama.cpp defines it.
+public let nonLinear4: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]

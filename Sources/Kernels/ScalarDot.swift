@@ -50,6 +50,14 @@ public enum ScalarDot {
             let d = loadF16(x)
             for j in 0..<32 { out.q[j] = Int8(bitPattern: byte(x, 2 + j)) }
             out.scale = (d, d); out.min = (0, 0)
+        case .iq4_nl:
+            let d = loadF16(x)
+            for j in 0..<16 {
+                let q = byte(x, 2 + j)
+                out.q[j] = nonLinear4[Int(q & 0xF)]
+                out.q[j + 16] = nonLinear4[Int(q >> 4)]
+            }
+            out.scale = (d, d); out.min = (0, 0)
         case .q4_0, .q4_1:
             let hasMin = type == .q4_1
             let d = loadF16(x), m: Float = hasMin ? loadF16(x, 2) : 0

@@ -99,6 +99,18 @@ public enum Q8_0: SliceDecoder {
     }
 }
 
+/// IQ4_NL: 4-bit indices into a table of 16 signed values (`nonLinear4` in `Kernels`, which this target
+/// cannot see; the kernel tests hold the two to the same results), looked up by a byte shuffle.
+public enum IQ4_NL: SliceDecoder {
+    @inlinable public static var blockBytes: Int { 18 }
+    @inlinable public static var slicesPerBlock: Int { 1 }
+    @inlinable public static var isSigned: Bool { true }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+        let table = _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113))
+        return Slice(q: _mm256_shuffle_epi8(table, nibbles(b + 2)), mul: ones16, factor: f16(b), min: 0)
+    }
+}
+
 /// Q4_0 and Q5_0 multiply unsigned values; their offset (−8, −16) acts as a minimum through the block sums.
 public enum Q4_0: SliceDecoder {
     @inlinable public static var blockBytes: Int { 18 }
@@ -226,7 +238,7 @@ public enum AVX2Dot {
     }
 
     /// The weight types (ggml numbering) this path computes; others use the portable path.
-    public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14]
+    public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14, 20]
 
     /// For each row r in `rows` (each `rowBytes` long, starting at `data`):
     /// out[t · outStride + r] = row r · x_t, for `tokens` activation vectors that are `count` values apart;
@@ -261,6 +273,7 @@ public enum AVX2Dot {
         case 12: each(Q4_K.self)
         case 13: each(Q5_K.self)
         case 14: each(Q6_K.self)
+        case 20: each(IQ4_NL.self)
         default: preconditionFailure("AVX2 dot product for type \(typeID) not available")
         }
     }
