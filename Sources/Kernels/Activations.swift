@@ -50,14 +50,14 @@ public struct QuantizedActivations {
     /// How activations are quantized for a weight type, as llama.cpp quantizes them, so the two
     /// engines round alike: `q8_0` (per-32 scales stored in half precision; Q4_0, Q5_0, Q8_0),
     /// `q8_1` (the same with the scaled sums in half precision; Q4_1, Q5_1), `q8_K` (one float scale
-    /// per 256 values; the K-quants).
+    /// per 256 values; the K-quants and IQ4_XS).
     public enum Grid: Sendable {
         case q8_0, q8_1, q8_K
 
         public init(weights: GGMLType) {
             switch weights {
             case .q4_1, .q5_1: self = .q8_1
-            case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: self = .q8_K
+            case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs: self = .q8_K
             default: self = .q8_0
             }
         }

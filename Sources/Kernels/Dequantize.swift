@@ -5,7 +5,7 @@ import GGUF
 public enum Dequantize {
     public static func isSupported(_ type: GGMLType) -> Bool {
         switch type {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl: return true
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs: return true
         default: return false
         }
     }
@@ -60,6 +60,17 @@ public enum Dequantize {
                 let q = byte(x, 2 + j)
                 y[j] = d * Float(nonLinear4[Int(q & 0xF)])
                 y[j + 16] = d * Float(nonLinear4[Int(q >> 4)])
+            }
+        case .iq4_xs:
+            // d, 2 high bits of each of the 8 sub-block scales, their 4 low bits, then 8 × 16 bytes of indices.
+            let d = loadF16(x)
+            for s in 0..<8 {
+                let dl = d * Float(iq4XSScale(x, s))
+                for j in 0..<16 {
+                    let q = byte(x, 8 + 16 * s + j)
+                    y[32 * s + j] = dl * Float(nonLinear4[Int(q & 0xF)])
+                    y[32 * s + j + 16] = dl * Float(nonLinear4[Int(q >> 4)])
+                }
             }
         case .q2_K:
             // scales[16], qs[64], d, dmin
@@ -146,3 +157,10 @@ public enum Dequantize {
 /// The 16 values IQ4_NL's (and IQ4_XS's) 4-bit indices stand for: a grid denser near zero, as
 /// llama.cpp defines it.
 public let nonLinear4: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+
+/// IQ4_XS's signed 6-bit scale of sub-block `s` (of 8) in the block at `x`.
+@inline(__always) func iq4XSScale(_ x: UnsafeRawPointer, _ s: Int) -> Int {
+    let low = Int(x.load(fromByteOffset: 4 + s / 2, as: UInt8.self) >> UInt8(4 * (s % 2))) & 0xF
+    let high = Int(x.loadUnaligned(fromByteOffset: 2, as: UInt16.self) >> UInt16(2 * s)) & 3
+    return (low | high << 4) - 32
+}

@@ -58,6 +58,14 @@ public enum ScalarDot {
                 out.q[j + 16] = nonLinear4[Int(q >> 4)]
             }
             out.scale = (d, d); out.min = (0, 0)
+        case .iq4_xs:
+            let d = loadF16(x) * Float(iq4XSScale(x, s))
+            for j in 0..<16 {
+                let q = byte(x, 8 + 16 * s + j)
+                out.q[j] = nonLinear4[Int(q & 0xF)]
+                out.q[j + 16] = nonLinear4[Int(q >> 4)]
+            }
+            out.scale = (d, d); out.min = (0, 0)
         case .q4_0, .q4_1:
             let hasMin = type == .q4_1
             let d = loadF16(x), m: Float = hasMin ? loadF16(x, 2) : 0

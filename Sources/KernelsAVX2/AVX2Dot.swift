@@ -61,6 +61,11 @@ public protocol SliceDecoder {
 // Constants are written inline: a global `let` would cost a lazy-initialisation check per use.
 @inlinable @inline(__always) var ones16: __m256i { _mm256_set1_epi16(1) }
 @inlinable @inline(__always) var lowNibbles: __m256i { _mm256_set1_epi8(0x0F) }
+/// IQ4_NL's and IQ4_XS's 16 values (`nonLinear4` in `Kernels`, which this target cannot see; the
+/// kernel tests hold the two to the same results) in both lanes, for a byte shuffle.
+@inlinable @inline(__always) var nonLinearTable: __m256i {
+    _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113))
+}
 
 /// 16 packed bytes → 32 nibbles: low nibbles first (values 0..15), then high nibbles (16..31).
 @inlinable @inline(__always) func nibbles(_ p: UnsafeRawPointer) -> __m256i {
@@ -99,15 +104,27 @@ public enum Q8_0: SliceDecoder {
     }
 }
 
-/// IQ4_NL: 4-bit indices into a table of 16 signed values (`nonLinear4` in `Kernels`, which this target
-/// cannot see; the kernel tests hold the two to the same results), looked up by a byte shuffle.
+/// IQ4_NL: 4-bit indices into a table of 16 signed values, looked up by a byte shuffle.
 public enum IQ4_NL: SliceDecoder {
     @inlinable public static var blockBytes: Int { 18 }
     @inlinable public static var slicesPerBlock: Int { 1 }
     @inlinable public static var isSigned: Bool { true }
     @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
-        let table = _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113))
-        return Slice(q: _mm256_shuffle_epi8(table, nibbles(b + 2)), mul: ones16, factor: f16(b), min: 0)
+        Slice(q: _mm256_shuffle_epi8(nonLinearTable, nibbles(b + 2)), mul: ones16, factor: f16(b), min: 0)
+    }
+}
+
+/// IQ4_XS: blocks of 256 as 8 slices of IQ4_NL's indices, each with a signed 6-bit scale.
+public enum IQ4_XS: SliceDecoder {
+    @inlinable public static var hasScales: Bool { true }
+    @inlinable public static var blockBytes: Int { 136 }
+    @inlinable public static var slicesPerBlock: Int { 8 }
+    @inlinable public static var isSigned: Bool { true }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice s: Int) -> Slice {
+        let low = Int16(b.load(fromByteOffset: 4 + s / 2, as: UInt8.self) >> UInt8(4 * (s % 2))) & 0xF
+        let high = Int16(bitPattern: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self) >> UInt16(2 * s)) & 3
+        return Slice(q: _mm256_shuffle_epi8(nonLinearTable, nibbles(b + 8 + 16 * s)), mul: _mm256_set1_epi16((low | high << 4) - 32),
+                     factor: f16(b), min: 0)
     }
 }
 
@@ -238,7 +255,7 @@ public enum AVX2Dot {
     }
 
     /// The weight types (ggml numbering) this path computes; others use the portable path.
-    public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14, 20]
+    public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14, 20, 23]
 
     /// For each row r in `rows` (each `rowBytes` long, starting at `data`):
     /// out[t · outStride + r] = row r · x_t, for `tokens` activation vectors that are `count` values apart;
@@ -274,6 +291,7 @@ public enum AVX2Dot {
         case 13: each(Q5_K.self)
         case 14: each(Q6_K.self)
         case 20: each(IQ4_NL.self)
+        case 23: each(IQ4_XS.self)
         default: preconditionFailure("AVX2 dot product for type \(typeID) not available")
         }
     }

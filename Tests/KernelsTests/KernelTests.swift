@@ -5,7 +5,7 @@ import Testing
 
 /// Every weight type × every dot-product path against plain float arithmetic on random data.
 @Suite struct KernelTests {
-    static let integerTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl]
+    static let integerTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
 
     /// Random but valid blocks: every byte random, half-precision scales replaced by small positive values.
     static func randomRow(_ type: GGMLType, blocks: Int, rng: inout SplitMix) -> [UInt8] {
@@ -13,7 +13,7 @@ import Testing
         var bytes = (0..<(blocks * size)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let halfOffsets: [Int]
         switch type {
-        case .q4_0, .q5_0, .q8_0, .iq4_nl: halfOffsets = [0]
+        case .q4_0, .q5_0, .q8_0, .iq4_nl, .iq4_xs: halfOffsets = [0]
         case .q4_1, .q5_1: halfOffsets = [0, 2]
         case .q2_K: halfOffsets = [80, 82]
         case .q3_K: halfOffsets = [108]
