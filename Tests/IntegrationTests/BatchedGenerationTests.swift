@@ -36,6 +36,8 @@ import Tokenizers
         let file = try TestModels.open(model)
         let tokenizer = try Tokenizer(gguf: file)
         let transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count)
+        // q8_0 keys need head sizes in blocks of 32 (the service refuses the others with a 400).
+        guard type.supports(headDim: transformer.config.headDim) else { return }
         let prompts = Self.prompts.map { tokenizer.encode($0, addSpecial: true) }
         let steps = 12
         let expected = alone(transformer, prompts, tokens: steps, type: type)

@@ -27,8 +27,18 @@ import Tokenizers
     /// product, differ by up to ~0.5 in SmolLM's logits. A wrong kernel or layer moves them by far more.
     static let nearTie = 1.0
 
-    @Test(arguments: TestModels.all)
+    @Test(arguments: TestModels.real)
     func greedyContinuationsMatchLlamaCpp(model: String) throws {
+        try compareWithLlamaCpp(model)
+    }
+
+    /// The tiny random-weight models of the architectures and features no package ships a file of.
+    @Test(arguments: TestModels.tiny)
+    func tinyModelsMatchLlamaCpp(model: String) throws {
+        try compareWithLlamaCpp(model)
+    }
+
+    func compareWithLlamaCpp(_ model: String) throws {
         let golden = try #require(Self.golden)
         let cases = try #require(golden.models[model])
         #expect(cases.count >= 15)
