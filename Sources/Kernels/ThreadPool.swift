@@ -47,7 +47,9 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private final class WorkerContext {
-        unowned let pool: ThreadPool
+        // Not `unowned`: a pool released right after it was made would trap a worker that starts only
+        // once `deinit` has begun. The memory stays valid until `deinit` has joined every worker.
+        unowned(unsafe) let pool: ThreadPool
         let index: Int
         init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
     }

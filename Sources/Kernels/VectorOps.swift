@@ -80,6 +80,11 @@ public enum VectorOps {
         for i in 0..<n { y[i] += x[i] }
     }
 
+    /// y += x · s (the product rounded before the sum, as separate multiply and add operations do).
+    public static func addScaled(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ s: Float, count n: Int) {
+        for i in 0..<n { y[i] += x[i] * s }
+    }
+
     public static func scale(_ y: UnsafeMutablePointer<Float>, by s: Float, count n: Int) {
         for i in 0..<n { y[i] *= s }
     }

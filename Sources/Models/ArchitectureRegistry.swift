@@ -10,7 +10,7 @@ protocol Architecture: Sendable {
 
 /// Every supported architecture; the lists the CLI, the errors and the docs give come from here.
 public enum ArchitectureRegistry {
-    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Gemma3.self]
+    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3Moe.self, Gemma3.self]
 
     /// The architecture names Wick runs.
     public static var supportedNames: [String] { all.flatMap { $0.names } }
@@ -27,6 +27,7 @@ public enum ArchitectureRegistry {
             throw ModelError.unsupportedArchitecture(c.architecture)
         }
         try architecture.configure(&c, gguf: gguf)
+        guard c.feedForwardLength > 0 else { throw ModelError.missingKey(c.architecture + ".feed_forward_length") }
         try refuseUnimplemented(gguf, config: c)
         return c
     }
@@ -44,7 +45,7 @@ public enum ArchitectureRegistry {
         if !c.ropeFrequencyFactors && gguf.tensor(named: "rope_freqs.weight") != nil {
             throw ModelError.unsupportedFeature("per-dimension rope frequency factors (Llama 3.1-style rope scaling, tensor 'rope_freqs.weight')")
         }
-        if let experts = try gguf.integer(a + ".expert_count"), experts > 0 {
+        if c.experts == nil, let experts = try gguf.integer(a + ".expert_count"), experts > 0 {
             throw ModelError.unsupportedFeature("a mixture of \(experts) experts")
         }
     }

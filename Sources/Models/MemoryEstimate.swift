@@ -24,6 +24,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         let attention = Transformer.tileFloats(c) + Transformer.partialSlotsPerThread * Transformer.partialFloats(c)
         let scores = Int64(threads) * (2 * context + Int64(attention)) * 4
         let perToken = 4 * c.embeddingLength + 3 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 2 * c.feedForwardLength + c.vocabularySize
-        scratchBytes = scores + Int64(batch) * Int64(perToken) * 4
+        // A mixture of experts: router scores, each row's place in its experts' lists, an expert's gathered input and output.
+        let perTokenExperts = c.experts.map { 3 * $0.count + 2 * c.embeddingLength + 2 * c.feedForwardLength } ?? 0
+        scratchBytes = scores + Int64(batch + 7) * Int64(perToken + perTokenExperts) * 4
     }
 }

@@ -9,6 +9,7 @@ public struct ModelConfig: Sendable {
     public var heads: Int
     public var kvHeads: Int
     public var headDim: Int
+    /// The feed-forward's hidden width (each expert's, in a mixture of experts).
     public var feedForwardLength: Int
     public var vocabularySize: Int
     public var trainedContext: Int
@@ -42,6 +43,8 @@ public struct ModelConfig: Sendable {
     public var ropeBaseSliding: Float? = nil
     /// Gemma 2 style soft-capping of the final logits (0: none).
     public var finalLogitSoftcap: Float = 0
+    /// A mixture of experts as the feed-forward (nil: one dense feed-forward).
+    public var experts: ExpertRouting? = nil
     /// How embeddings pool the sequence's hidden states.
     public var pooling = Pooling.mean
 
@@ -62,7 +65,8 @@ public struct ModelConfig: Sendable {
         heads = try required("attention.head_count")
         kvHeads = try gguf.integer(arch + ".attention.head_count_kv") ?? heads
         headDim = try gguf.integer(arch + ".attention.key_length") ?? embeddingLength / max(heads, 1)
-        feedForwardLength = try required("feed_forward_length")
+        // Required for dense feed-forwards (`ArchitectureRegistry` checks); a mixture's width is its own key.
+        feedForwardLength = try gguf.integer(arch + ".feed_forward_length") ?? 0
         self.vocabularySize = vocabularySize
         trainedContext = try gguf.integer(arch + ".context_length") ?? 2048
         pooling = Pooling(code: try gguf.integer(arch + ".pooling_type"))

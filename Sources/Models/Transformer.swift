@@ -227,11 +227,16 @@ public final class Transformer: @unchecked Sendable {
             VectorOps.add(s.x, s.o, count: n * e)
 
             normRows(s.x, w.ffnNorm, into: s.h, rows: n, width: e)
-            project(w.gate, s.h, tokens: n, tiled: tiled, into: s.gate, bias: nil)
-            project(w.up, s.h, tokens: n, tiled: tiled, into: s.up, bias: nil)
-            let ff = c.feedForwardLength
-            if c.gelu { VectorOps.geglu(s.gate, s.up, count: n * ff) } else { VectorOps.swiglu(s.gate, s.up, count: n * ff) }
-            project(w.down, s.gate, tokens: n, tiled: tiled, into: s.o, bias: nil)
+            switch w.feedForward {
+            case let .dense(gate, up, down):
+                project(gate, s.h, tokens: n, tiled: tiled, into: s.gate, bias: nil)
+                project(up, s.h, tokens: n, tiled: tiled, into: s.up, bias: nil)
+                let ff = c.feedForwardLength
+                if c.gelu { VectorOps.geglu(s.gate, s.up, count: n * ff) } else { VectorOps.swiglu(s.gate, s.up, count: n * ff) }
+                project(down, s.gate, tokens: n, tiled: tiled, into: s.o, bias: nil)
+            case let .experts(router, gate, up, down):
+                mixtureOfExperts(router: router, gate: gate, up: up, down: down, rows: n, tiled: tiled)
+            }
             if let post = w.postFFNNorm { normRows(s.o, post, into: s.o, rows: n, width: e) }
             VectorOps.add(s.x, s.o, count: n * e)
         }
@@ -259,7 +264,7 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
-    private func project(_ m: WeightMatrix, _ x: UnsafeMutablePointer<Float>, tokens: Int, tiled: Int,
+    func project(_ m: WeightMatrix, _ x: UnsafeMutablePointer<Float>, tokens: Int, tiled: Int,
                          into y: UnsafeMutablePointer<Float>, bias: [Float]?) {
         let acts = scratch.activations
         if !m.isFloat {
@@ -292,6 +297,8 @@ public final class Transformer: @unchecked Sendable {
         /// The row-by-row attention's rows: each row's segment.
         let rowSegments: UnsafeMutablePointer<Int32>
         let rowIndices: UnsafeMutablePointer<Int32>
+        /// The expert feed-forward's memory (mixture-of-experts models only).
+        let experts: ExpertScratch?
 
         init(config c: ModelConfig, batch: Int, threads: Int, tileFloats: Int) {
             self.tileFloats = tileFloats
@@ -300,6 +307,9 @@ public final class Transformer: @unchecked Sendable {
             rowSegments = .allocate(capacity: batch)
             rowIndices = .allocate(capacity: batch)
             let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, ff = c.feedForwardLength
+            // An expert's rows may be padded by up to seven (`mixtureOfExperts`).
+            let ffRows = c.experts == nil ? batch : batch + 7
+            experts = c.experts.map { ExpertScratch(routing: $0, embedding: e, capacity: batch) }
             x = .allocate(capacity: batch * e)
             h = .allocate(capacity: batch * e)
             q = .allocate(capacity: batch * qDim)
@@ -307,9 +317,9 @@ public final class Transformer: @unchecked Sendable {
             v = .allocate(capacity: batch * kvDim)
             attention = .allocate(capacity: batch * qDim)
             o = .allocate(capacity: batch * e)
-            gate = .allocate(capacity: batch * ff)
-            up = .allocate(capacity: batch * ff)
-            activations = QuantizedActivations(capacity: batch * max(e, qDim, ff))
+            gate = .allocate(capacity: ffRows * ff)
+            up = .allocate(capacity: ffRows * ff)
+            activations = QuantizedActivations(capacity: ffRows * max(e, qDim, ff))
         }
 
         /// Makes the score rows hold `positions` positions (allocates only when a longer sequence comes).

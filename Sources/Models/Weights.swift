@@ -9,8 +9,15 @@ struct LayerWeights {
     var qNorm: [Float]?, kNorm: [Float]?
     var postAttentionNorm: [Float]?
     var ffnNorm: [Float]
-    var gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix
+    var feedForward: FeedForwardWeights
     var postFFNNorm: [Float]?
+}
+
+/// A layer's feed-forward: one gated network, or a router over experts (one matrix each per expert,
+/// slices of the file's 3-D expert tensors).
+enum FeedForwardWeights {
+    case dense(gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix)
+    case experts(router: WeightMatrix, gate: [WeightMatrix], up: [WeightMatrix], down: [WeightMatrix])
 }
 
 /// All tensors of a model, checked against the configuration. Matrices point into the mapped file.
@@ -23,6 +30,7 @@ struct ModelWeights {
     let ropeFactors: [Float]?
 
     init(gguf: GGUFFile, config c: ModelConfig) throws {
+        let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
         func info(_ name: String) throws -> GGUFTensorInfo {
             guard let t = gguf.tensor(named: name) else { throw ModelError.missingTensor(name) }
             return t
@@ -35,6 +43,29 @@ struct ModelWeights {
             guard Dequantize.isSupported(t.type) else { throw ModelError.unsupportedTensorType(name, t.type) }
             return WeightMatrix(type: t.type, rows: rows, columns: columns, data: gguf.data(of: t).baseAddress!)
         }
+        /// The `count` matrices of a 3-D tensor [columns, rows, count], one per expert.
+        func experts(_ name: String, count: Int, rows: Int, columns: Int) throws -> [WeightMatrix] {
+            let t = try info(name)
+            guard t.dimensions.count == 3, t.dimensions[0] == columns, t.dimensions[1] == rows, t.dimensions[2] == count else {
+                throw ModelError.badShape("\(name) is \(t.dimensions), expected [\(columns), \(rows), \(count)]")
+            }
+            guard Dequantize.isSupported(t.type) else { throw ModelError.unsupportedTensorType(name, t.type) }
+            let first = WeightMatrix(type: t.type, rows: rows, columns: columns, data: gguf.data(of: t).baseAddress!)
+            return (0..<count).map { WeightMatrix(type: t.type, rows: rows, columns: columns, data: first.data + $0 * rows * first.rowBytes) }
+        }
+        func feedForward(_ p: String) throws -> FeedForwardWeights {
+            let ff = c.feedForwardLength
+            guard let routing = c.experts else {
+                return .dense(gate: try matrix(p + "ffn_gate.weight", rows: ff, columns: e),
+                              up: try matrix(p + "ffn_up.weight", rows: ff, columns: e),
+                              down: try matrix(p + "ffn_down.weight", rows: e, columns: ff))
+            }
+            let n = routing.count
+            return .experts(router: try matrix(p + "ffn_gate_inp.weight", rows: n, columns: e),
+                            gate: try experts(p + "ffn_gate_exps.weight", count: n, rows: ff, columns: e),
+                            up: try experts(p + "ffn_up_exps.weight", count: n, rows: ff, columns: e),
+                            down: try experts(p + "ffn_down_exps.weight", count: n, rows: e, columns: ff))
+        }
         func vector(_ name: String, count: Int) throws -> [Float] {
             let t = try info(name)
             guard t.elementCount == count else { throw ModelError.badShape("\(name) has \(t.elementCount) values, expected \(count)") }
@@ -45,7 +76,6 @@ struct ModelWeights {
             }
         }
 
-        let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim
         embeddings = try matrix("token_embd.weight", rows: c.vocabularySize, columns: e)
         outputNorm = try vector("output_norm.weight", count: e)
         output = gguf.tensor(named: "output.weight") == nil ? embeddings : try matrix("output.weight", rows: c.vocabularySize, columns: e)
@@ -65,9 +95,7 @@ struct ModelWeights {
                 kNorm: c.qkNorm ? try vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
                 postAttentionNorm: c.postNorms ? try vector(p + "post_attention_norm.weight", count: e) : nil,
                 ffnNorm: try vector(p + "ffn_norm.weight", count: e),
-                gate: try matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, columns: e),
-                up: try matrix(p + "ffn_up.weight", rows: c.feedForwardLength, columns: e),
-                down: try matrix(p + "ffn_down.weight", rows: e, columns: c.feedForwardLength),
+                feedForward: try feedForward(p),
                 postFFNNorm: c.postNorms ? try vector(p + "post_ffw_norm.weight", count: e) : nil
             )
         }

@@ -6,8 +6,10 @@ import Testing
 @Suite struct ModelLoadingErrorTests {
     /// A tiny but complete llama-style file: 2 layers, embedding 32, 2 heads of 16, vocabulary 8.
     /// `headDim`: an explicit `attention.key_length` (Mistral Nemo style) different from embedding / heads.
+    /// With `experts`, a mixture of experts replaces each layer's feed-forward: every expert has the
+    /// dense feed-forward's values (`identicalExperts`), or values of its own.
     static func tinyLlama(architecture: String = "llama", skip: String? = nil, wrongShape: String? = nil, headDim: Int? = nil,
-                          kvHeads: Int = 1) -> GGUFWriter {
+                          kvHeads: Int = 1, experts: (count: Int, used: Int)? = nil, identicalExperts: Bool = false) -> GGUFWriter {
         var w = GGUFWriter()
         w.set("general.architecture", .string(architecture))
         w.set("\(architecture).embedding_length", .uint32(32))
@@ -32,9 +34,27 @@ import Testing
             tensor(p + "attn_v.weight", [32, kvHeads * head])
             tensor(p + "attn_output.weight", [2 * head, 32])
             tensor(p + "ffn_norm.weight", [32])
-            tensor(p + "ffn_gate.weight", [32, 64])
-            tensor(p + "ffn_up.weight", [32, 64])
-            tensor(p + "ffn_down.weight", [64, 32])
+            guard let experts else {
+                tensor(p + "ffn_gate.weight", [32, 64])
+                tensor(p + "ffn_up.weight", [32, 64])
+                tensor(p + "ffn_down.weight", [64, 32])
+                continue
+            }
+            w.addTensor(p + "ffn_gate_inp.weight", dimensions: [32, experts.count], floats: (0..<(32 * experts.count)).map { Float($0 * 5 % 11) / 11 - 0.5 })
+            for name in ["ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight"] {
+                let dims = name.hasPrefix("ffn_down") ? [64, 32] : [32, 64]
+                var floats: [Float] = []
+                for e in 0..<experts.count {
+                    let shift = identicalExperts ? 0 : 3 * e, gain: Float = identicalExperts ? 1 : 1 + 0.25 * Float(e)
+                    for i in 0..<(32 * 64) { floats.append((Float((i + shift) % 7) / 7 - 0.5) * gain) }
+                }
+                w.addTensor(p + name, dimensions: dims + [experts.count], floats: floats)
+            }
+        }
+        if let experts {
+            w.set("\(architecture).expert_count", .uint32(UInt32(experts.count)))
+            w.set("\(architecture).expert_used_count", .uint32(UInt32(experts.used)))
+            w.set("\(architecture).expert_feed_forward_length", .uint32(64))
         }
         return w
     }
@@ -70,7 +90,7 @@ import Testing
         #expect(throws: ModelError.unsupportedArchitecture("mamba")) { try Self.load(Self.tinyLlama(architecture: "mamba")) }
         // The error and `wick info` name what runs, from the registry.
         let refusal = try #require(ArchitectureRegistry.refusal(of: GGUFFile(data: Self.tinyLlama(architecture: "mamba").bytes())))
-        #expect(refusal.contains("'mamba'") && refusal.contains("llama, mistral, qwen2, qwen3, gemma3"))
+        #expect(refusal.contains("'mamba'") && refusal.contains("llama, mistral, qwen2, qwen3, qwen3moe, gemma3"))
         #expect(ArchitectureRegistry.refusal(of: try GGUFFile(data: Self.tinyLlama().bytes())) == nil)
     }
 
