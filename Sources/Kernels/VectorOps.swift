@@ -94,19 +94,65 @@ public enum VectorOps {
     /// previous one times base^(-2/d), and each output is one fused multiply-add over the other
     /// product rounded — so the rotated keys round to the same half-precision values in the cache.
     /// `factors`: each pair's angle divided by its own factor before the scale (Llama 3.1's `rope_freqs`).
+    /// `yarn`: YaRN's blend of the scaled and unscaled angles across pairs, and its magnitude.
     public static func rope(_ x: UnsafeMutablePointer<Float>, headDim: Int, position: Int, base: Float, scale: Float = 1, neox: Bool,
-                            factors: UnsafePointer<Float>? = nil) {
+                            factors: UnsafePointer<Float>? = nil, yarn: YaRNRamp? = nil) {
         let half = headDim / 2
         let step = powf(base, -2 / Float(headDim))
         var theta = Float(position)
         for i in 0..<half {
-            let angle = scale * (factors.map { theta / $0[i] } ?? theta)
-            let c = cosf(angle), s = sinf(angle)
+            let unscaled = factors.map { theta / $0[i] } ?? theta
+            let c: Float, s: Float
+            if let yarn {
+                let mix = yarn.ramp(pair: i) * yarn.extrapolation
+                let angle = (scale * unscaled) * (1 - mix) + unscaled * mix
+                c = cosf(angle) * yarn.magnitude
+                s = sinf(angle) * yarn.magnitude
+            } else {
+                let angle = scale * unscaled
+                c = cosf(angle)
+                s = sinf(angle)
+            }
             let (a, b) = neox ? (i, i + half) : (2 * i, 2 * i + 1)
             let x0 = x[a], x1 = x[b]
             x[a] = (-(x1 * s)).addingProduct(x0, c)
             x[b] = (x1 * c).addingProduct(x0, s)
             theta *= step
         }
+    }
+}
+
+/// YaRN's per-model constants for one RoPE base: the pairs between `low` and `high` blend the scaled
+/// angle into the unscaled one (pairs below `low` keep it unscaled, above `high` fully scaled), and
+/// every rotation is multiplied by `magnitude`.
+public struct YaRNRamp: Sendable, Equatable {
+    public var low: Float
+    public var high: Float
+    /// How much of the unscaled angle the ramp lets through (1 for YaRN).
+    public var extrapolation: Float
+    public var magnitude: Float
+
+    /// For a head of `headDim` rotated dimensions, a context originally `originalContext` long scaled by
+    /// `factor`, RoPE base `base`, and YaRN's `betaFast`/`betaSlow` rotation counts; `attentionFactor`
+    /// multiplies the magnitude.
+    public init(headDim: Int, base: Float, factor: Float, originalContext: Int, betaFast: Float = 32, betaSlow: Float = 1,
+                attentionFactor: Float = 1) {
+        // The pair index at which a dimension completes `rotations` turns over the original context.
+        func pair(_ rotations: Float) -> Float {
+            Float(headDim) * logf(Float(originalContext) / (rotations * 2 * Float.pi)) / (2 * logf(base))
+        }
+        low = max(0, floorf(pair(betaFast)))
+        high = min(Float(headDim - 1), ceilf(pair(betaSlow)))
+        extrapolation = 1
+        // The magnitude as llama.cpp composes it: its context's attention factor (1 over the kernel's
+        // own log term, times the file's factor) times the kernel's log term.
+        let log = 1 + 0.1 * logf(factor)
+        let attention = (factor <= 1 ? 1 : 0.1 * logf(factor) + 1) * (1 / log) * attentionFactor
+        magnitude = attention * (1 + 0.1 * logf(1 / (1 / factor)))
+    }
+
+    @inline(__always) func ramp(pair i: Int) -> Float {
+        let y = (Float(i) - low) / max(0.001, high - low)
+        return 1 - min(1, max(0, y))
     }
 }

@@ -36,8 +36,16 @@ public enum ArchitectureRegistry {
     /// approximately (its answers would look plausible and be wrong).
     static func refuseUnimplemented(_ gguf: GGUFFile, config c: ModelConfig) throws {
         let a = c.architecture
-        if let type = try gguf.string(a + ".rope.scaling.type"), type != "none" && type != "linear" {
+        if let type = try gguf.string(a + ".rope.scaling.type"), !["none", "linear", "yarn"].contains(type) {
             throw ModelError.unsupportedFeature("rope scaling '\(type)'")
+        }
+        // YaRN as llama.cpp runs it for these architectures: its default ramp and magnitude. A file
+        // that sets them otherwise asks for what is not done.
+        for (key, usual) in [("yarn_log_multiplier", Float(0)), ("yarn_ext_factor", -1), ("yarn_attn_factor", 1), ("yarn_beta_fast", 32),
+                             ("yarn_beta_slow", 1)] {
+            if let value = try gguf.float(a + ".rope.scaling." + key), value != usual, !(key == "yarn_ext_factor" && value == 1) {
+                throw ModelError.unsupportedFeature("YaRN's '\(key)' = \(value)")
+            }
         }
         if let rotated = try gguf.integer(a + ".rope.dimension_count"), rotated != c.headDim {
             throw ModelError.unsupportedFeature("RoPE over \(rotated) of the head's \(c.headDim) dimensions")

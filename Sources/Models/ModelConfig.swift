@@ -20,6 +20,9 @@ public struct ModelConfig: Sendable {
     public var ropeNeox: Bool
     /// Llama 3.1 and later divide each pair's RoPE frequency by a factor of the `rope_freqs.weight` tensor.
     public var ropeFrequencyFactors = false
+    /// YaRN context extension (`rope.scaling.type` "yarn", scaled by 1 / `ropeScale`): the context the
+    /// model was trained on before it, and the file's attention factor.
+    public var yarn: (originalContext: Int, attentionFactor: Float)? = nil
     /// Gemma multiplies embeddings by sqrt(embeddingLength).
     public var embeddingScale: Float = 1
     /// Scale applied to attention scores (default 1/sqrt(headDim)).
@@ -72,9 +75,13 @@ public struct ModelConfig: Sendable {
         pooling = Pooling(code: try gguf.integer(arch + ".pooling_type"))
         rmsEpsilon = try gguf.float(arch + ".attention.layer_norm_rms_epsilon") ?? 1e-5
         ropeBase = try gguf.float(arch + ".rope.freq_base") ?? 10000
-        if let factor = try gguf.float(arch + ".rope.scaling.factor"), factor > 0,
-           (try gguf.string(arch + ".rope.scaling.type")) == "linear" {
+        let scaling = try gguf.string(arch + ".rope.scaling.type")
+        if let factor = try gguf.float(arch + ".rope.scaling.factor"), factor > 0, scaling == "linear" || scaling == "yarn" {
             ropeScale = 1 / factor
+        }
+        if scaling == "yarn" {
+            yarn = (originalContext: try gguf.integer(arch + ".rope.scaling.original_context_length") ?? trainedContext,
+                    attentionFactor: try gguf.float(arch + ".rope.scaling.attn_factor") ?? 1)
         }
         ropeNeox = false
         attentionScale = 1 / Float(headDim).squareRoot()

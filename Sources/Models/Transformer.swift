@@ -12,6 +12,8 @@ public final class Transformer: @unchecked Sendable {
     public let file: GGUFFile
     public let pool: ThreadPool
     let weights: ModelWeights
+    /// YaRN's constants for the global layers' RoPE base and the sliding-window layers'.
+    let yarn: (global: YaRNRamp, sliding: YaRNRamp)?
     /// Tokens processed per forward step; longer prompts are cut into chunks of this size.
     public let batchCapacity: Int
     let scratch: Scratch
@@ -27,6 +29,13 @@ public final class Transformer: @unchecked Sendable {
         file = gguf
         config = try ArchitectureRegistry.config(for: gguf, vocabularySize: vocabularySize)
         weights = try ModelWeights(gguf: gguf, config: config)
+        let c = config
+        yarn = c.yarn.map { y in
+            let ramp = { (base: Float) in
+                YaRNRamp(headDim: c.headDim, base: base, factor: 1 / c.ropeScale, originalContext: y.originalContext, attentionFactor: y.attentionFactor)
+            }
+            return (ramp(c.ropeBase), ramp(c.ropeBaseSliding ?? c.ropeBase))
+        }
         self.pool = pool ?? ThreadPool(threads: threads)
         self.batchCapacity = batchCapacity
         scratch = Scratch(config: config, batch: batchCapacity, threads: self.pool.count, tileFloats: Self.tileFloats(config))
@@ -243,16 +252,17 @@ public final class Transformer: @unchecked Sendable {
         for segment in segments { segment.cache.append(segment.tokens) }
     }
 
-    /// Rotates one query or key head for its position (with the file's frequency factors, if any).
+    /// Rotates one query or key head for its position (with the file's frequency factors and YaRN, if any).
     private func rope(_ head: UnsafeMutablePointer<Float>, position: Int, sliding: Bool) {
         let c = config
         let base = sliding ? (c.ropeBaseSliding ?? c.ropeBase) : c.ropeBase
+        let ramp = sliding ? yarn?.sliding : yarn?.global
         guard let factors = weights.ropeFactors else {
-            return VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox)
+            return VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox, yarn: ramp)
         }
         factors.withUnsafeBufferPointer {
             VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox,
-                           factors: $0.baseAddress)
+                           factors: $0.baseAddress, yarn: ramp)
         }
     }
 

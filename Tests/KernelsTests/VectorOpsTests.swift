@@ -88,6 +88,38 @@ struct RopeTests {
     }
 }
 
+struct YaRNTests {
+    /// The ramp's pairs and magnitude for a 128-dimension head at base 10000, scaled 4× from 4096
+    /// positions: pair ⌊128·ln(4096/(32·2π))/(2·ln 10000)⌋ = 20 to ⌈128·ln(4096/2π)/(2·ln 10000)⌉ = 46,
+    /// magnitude 1 + 0.1·ln 4.
+    @Test func rampAndMagnitude() {
+        let ramp = YaRNRamp(headDim: 128, base: 10000, factor: 4, originalContext: 4096)
+        #expect(ramp.low == 20 && ramp.high == 46)
+        #expect(abs(ramp.magnitude - (1 + 0.1 * logf(4))) < 1e-6)
+        #expect(ramp.ramp(pair: 0) == 1 && ramp.ramp(pair: 20) == 1 && ramp.ramp(pair: 46) == 0 && ramp.ramp(pair: 63) == 0)
+        #expect(abs(ramp.ramp(pair: 33) - 0.5) < 1e-6)
+    }
+
+    /// Pairs before the ramp keep the unscaled angle, pairs after it take the scaled one, all
+    /// multiplied by the magnitude; unscaled (factor 1), YaRN is plain RoPE (to rounding of the blend).
+    @Test func rotationBlendsScaledAndUnscaledAngles() {
+        let d = 128, position = 300
+        let x = (0..<d).map { Float($0 % 11) - 5 }
+        let ramp = YaRNRamp(headDim: d, base: 10000, factor: 4, originalContext: 4096)
+        var y = x, unscaled = x, scaled = x
+        VectorOps.rope(&y, headDim: d, position: position, base: 10000, scale: 0.25, neox: true, yarn: ramp)
+        VectorOps.rope(&unscaled, headDim: d, position: position, base: 10000, neox: true)
+        VectorOps.rope(&scaled, headDim: d, position: position, base: 10000, scale: 0.25, neox: true)
+        for i in [0, 5, 19] { #expect(abs(y[i] - unscaled[i] * ramp.magnitude) < 1e-4, "pair \(i)") }
+        for i in [47, 50, 63] { #expect(abs(y[i] - scaled[i] * ramp.magnitude) < 1e-4, "pair \(i)") }
+        var one = x, plain = x
+        VectorOps.rope(&one, headDim: d, position: position, base: 10000, neox: false,
+                       yarn: YaRNRamp(headDim: d, base: 10000, factor: 1, originalContext: 4096))
+        VectorOps.rope(&plain, headDim: d, position: position, base: 10000, neox: false)
+        #expect(zip(one, plain).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+}
+
 struct AttentionBlockTests {
     @Test func simdTileProductsMatchThePlainLoops() {
         var rng = SplitMix(seed: 5)

@@ -110,9 +110,10 @@ import Testing
         var longrope = Self.tinyLlama()
         longrope.set("llama.rope.scaling.type", .string("longrope"))
         #expect(throws: ModelError.unsupportedFeature("rope scaling 'longrope'")) { try Self.load(longrope) }
-        var yarn = Self.tinyLlama()
-        yarn.set("llama.rope.scaling.type", .string("yarn"))
-        #expect(throws: ModelError.unsupportedFeature("rope scaling 'yarn'")) { try Self.load(yarn) }
+        var beta = Self.tinyLlama()
+        beta.set("llama.rope.scaling.type", .string("yarn"))
+        beta.set("llama.rope.scaling.yarn_beta_fast", .float32(64))
+        #expect(throws: ModelError.unsupportedFeature("YaRN's 'yarn_beta_fast' = 64.0")) { try Self.load(beta) }
         var partial = Self.tinyLlama()
         partial.set("llama.rope.dimension_count", .uint32(8))
         #expect(throws: ModelError.unsupportedFeature("RoPE over 8 of the head's 16 dimensions")) { try Self.load(partial) }
@@ -147,6 +148,23 @@ import Testing
         var short = Self.tinyLlama()
         short.addTensor("rope_freqs.weight", dimensions: [4], floats: [1, 1, 1, 1])
         #expect(throws: ModelError.self) { try Self.load(short) }
+    }
+
+    @Test func yarnScalesTheAngles() throws {
+        func logits(_ type: String?) throws -> [Float] {
+            var w = Self.tinyLlama()
+            if let type {
+                w.set("llama.rope.scaling.type", .string(type))
+                w.set("llama.rope.scaling.factor", .float32(4))
+                w.set("llama.rope.scaling.original_context_length", .uint32(64))
+            }
+            let model = try Self.load(w)
+            #expect(model.config.yarn?.originalContext == (type == "yarn" ? 64 : nil))
+            return model.forward([1, 2, 3, 4, 5, 6], cache: model.makeCache(contextLength: 8))
+        }
+        let plain = try logits(nil), linear = try logits("linear"), yarn = try logits("yarn")
+        #expect(zip(yarn, plain).map { abs($0 - $1) }.max()! > 1e-3)
+        #expect(zip(yarn, linear).map { abs($0 - $1) }.max()! > 1e-3)
     }
 
     @Test func missingTensor() {
