@@ -5,7 +5,7 @@ import GGUF
 public enum Dequantize {
     public static func isSupported(_ type: GGMLType) -> Bool {
         switch type {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs: return true
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .mxfp4: return true
         default: return false
         }
     }
@@ -60,6 +60,13 @@ public enum Dequantize {
                 let q = byte(x, 2 + j)
                 y[j] = d * Float(nonLinear4[Int(q & 0xF)])
                 y[j + 16] = d * Float(nonLinear4[Int(q >> 4)])
+            }
+        case .mxfp4:
+            let d = mxfp4Scale(byte(x, 0))
+            for j in 0..<16 {
+                let q = byte(x, 1 + j)
+                y[j] = d * Float(fp4Values[Int(q & 0xF)])
+                y[j + 16] = d * Float(fp4Values[Int(q >> 4)])
             }
         case .iq4_xs:
             // d, 2 high bits of each of the 8 sub-block scales, their 4 low bits, then 8 × 16 bytes of indices.
@@ -157,6 +164,13 @@ public enum Dequantize {
 /// The 16 values IQ4_NL's (and IQ4_XS's) 4-bit indices stand for: a grid denser near zero, as
 /// llama.cpp defines it.
 public let nonLinear4: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+
+/// The 16 values of MXFP4's 4-bit codes: FP4 (E2M1) numbers doubled, so they are integers (the
+/// block scale is halved to match), as llama.cpp defines them.
+public let fp4Values: [Int8] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]
+
+/// MXFP4's block scale: the E8M0 byte e stands for 2^(e − 127), halved for the doubled table.
+@inline(__always) func mxfp4Scale(_ e: UInt8) -> Float { Float(sign: .plus, exponent: Int(e) - 128, significand: 1) }
 
 /// IQ4_XS's signed 6-bit scale of sub-block `s` (of 8) in the block at `x`.
 @inline(__always) func iq4XSScale(_ x: UnsafeRawPointer, _ s: Int) -> Int {

@@ -58,6 +58,14 @@ public enum ScalarDot {
                 out.q[j + 16] = nonLinear4[Int(q >> 4)]
             }
             out.scale = (d, d); out.min = (0, 0)
+        case .mxfp4:
+            let d = mxfp4Scale(byte(x, 0))
+            for j in 0..<16 {
+                let q = byte(x, 1 + j)
+                out.q[j] = fp4Values[Int(q & 0xF)]
+                out.q[j + 16] = fp4Values[Int(q >> 4)]
+            }
+            out.scale = (d, d); out.min = (0, 0)
         case .iq4_xs:
             let d = loadF16(x) * Float(iq4XSScale(x, s))
             for j in 0..<16 {

@@ -67,6 +67,17 @@ public protocol SliceDecoder {
     _mm256_broadcastsi128_si256(_mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113))
 }
 
+/// MXFP4's 16 values: FP4 (E2M1) numbers doubled, as llama.cpp tabulates them (`fp4Values` in
+/// `Kernels`; the kernel tests hold the two to the same results), in both lanes.
+@inlinable @inline(__always) var fp4Table: __m256i {
+    _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12))
+}
+
+/// An E8M0 block scale (2^(e − 127)) halved, since the table holds doubled values.
+@inlinable @inline(__always) public func e8m0Half(_ e: UInt8) -> Float {
+    Float(sign: .plus, exponent: Int(e) - 128, significand: 1)
+}
+
 /// 16 packed bytes → 32 nibbles: low nibbles first (values 0..15), then high nibbles (16..31).
 @inlinable @inline(__always) func nibbles(_ p: UnsafeRawPointer) -> __m256i {
     let v = load128(p)
@@ -111,6 +122,16 @@ public enum IQ4_NL: SliceDecoder {
     @inlinable public static var isSigned: Bool { true }
     @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
         Slice(q: _mm256_shuffle_epi8(nonLinearTable, nibbles(b + 2)), mul: ones16, factor: f16(b), min: 0)
+    }
+}
+
+/// MXFP4 (gpt-oss): IQ4_NL's layout with FP4 values and a power-of-two scale byte.
+public enum MXFP4: SliceDecoder {
+    @inlinable public static var blockBytes: Int { 17 }
+    @inlinable public static var slicesPerBlock: Int { 1 }
+    @inlinable public static var isSigned: Bool { true }
+    @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
+        Slice(q: _mm256_shuffle_epi8(fp4Table, nibbles(b + 1)), mul: ones16, factor: e8m0Half(b.load(as: UInt8.self)), min: 0)
     }
 }
 
@@ -255,7 +276,7 @@ public enum AVX2Dot {
     }
 
     /// The weight types (ggml numbering) this path computes; others use the portable path.
-    public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14, 20, 23]
+    public static let supportedTypeIDs: Set<UInt32> = [2, 3, 6, 7, 8, 12, 13, 14, 20, 23, 39]
 
     /// For each row r in `rows` (each `rowBytes` long, starting at `data`):
     /// out[t · outStride + r] = row r · x_t, for `tokens` activation vectors that are `count` values apart;
@@ -292,6 +313,7 @@ public enum AVX2Dot {
         case 14: each(Q6_K.self)
         case 20: each(IQ4_NL.self)
         case 23: each(IQ4_XS.self)
+        case 39: each(MXFP4.self)
         default: preconditionFailure("AVX2 dot product for type \(typeID) not available")
         }
     }

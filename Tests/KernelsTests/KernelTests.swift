@@ -5,7 +5,7 @@ import Testing
 
 /// Every weight type × every dot-product path against plain float arithmetic on random data.
 @Suite struct KernelTests {
-    static let integerTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+    static let integerTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .mxfp4]
 
     /// Random but valid blocks: every byte random, half-precision scales replaced by small positive values.
     static func randomRow(_ type: GGMLType, blocks: Int, rng: inout SplitMix) -> [UInt8] {
@@ -22,6 +22,8 @@ import Testing
         default: halfOffsets = []
         }
         for b in 0..<blocks {
+            // MXFP4's power-of-two scale byte: 2^-9 to 2^-1 (the table's values reach 12).
+            if type == .mxfp4 { bytes[b * size] = UInt8(118 + rng.next() % 9) }
             for o in halfOffsets {
                 let v = Float16(Float(rng.next() % 1000 + 1) / 20000)
                 withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes[b * size + o] = $0[0]; bytes[b * size + o + 1] = $0[1] }
@@ -145,6 +147,11 @@ import Testing
         q4 += [0x9A] + Array(repeating: 0x88, count: 15)
         q4.withUnsafeBytes { Dequantize.row(.q4_0, $0.baseAddress!, &out, count: 32) }
         #expect(out[0] == 4 && out[16] == 2 && out[1] == 0)
+        // MXFP4: scale byte 129 = 2^2; byte 0x7D → low code 13 = FP4 −3.0 (element 0), high code 7 = 6.0
+        // (element 16); code 0 and code 8 are both zero.
+        let mx: [UInt8] = [129, 0x7D] + Array(repeating: 0x80, count: 15)
+        mx.withUnsafeBytes { Dequantize.row(.mxfp4, $0.baseAddress!, &out, count: 32) }
+        #expect(out[0] == -12 && out[16] == 24 && out[1] == 0 && out[17] == 0)
     }
 
     @Test func threadPoolCoversEveryIndexOnce() {
