@@ -20,8 +20,13 @@ public struct GGUFWriter {
     public mutating func set(_ key: String, int32s: [Int32]) { set(key, .array(.int32, int32s.map(GGUFValue.int32))) }
 
     /// Adds a tensor whose raw bytes are already in `type`'s layout.
+    /// (Replaces a tensor of the same name, as `set` replaces a key.)
     public mutating func addTensor(_ name: String, dimensions: [Int], type: GGMLType, data: [UInt8]) {
-        tensors.append((name, dimensions, type, data))
+        if let i = tensors.firstIndex(where: { $0.name == name }) {
+            tensors[i] = (name, dimensions, type, data)
+        } else {
+            tensors.append((name, dimensions, type, data))
+        }
     }
 
     public mutating func addTensor(_ name: String, dimensions: [Int], floats: [Float]) {

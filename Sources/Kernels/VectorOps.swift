@@ -52,6 +52,15 @@ public enum VectorOps {
         }
     }
 
+    /// gpt-oss's SwiGLU: the gate capped at `limit`, up clamped to ±`limit`, gate · σ(alpha · gate) · (up + 1).
+    public static func clampedSwiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count n: Int,
+                                     alpha: Float = 1.702, limit: Float = 7) {
+        for i in 0..<n {
+            let g = min(gate[i], limit), u = min(max(up[i], -limit), limit)
+            gate[i] = g / (1 + expf(alpha * -g)) * (u + 1)
+        }
+    }
+
     /// The tanh approximation of GELU.
     @inline(__always) static func gelu(_ x: Float) -> Float {
         let c: Float = 0.797_884_560_802_865_4  // sqrt(2 / pi)

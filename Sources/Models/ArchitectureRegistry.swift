@@ -10,7 +10,7 @@ protocol Architecture: Sendable {
 
 /// Every supported architecture; the lists the CLI, the errors and the docs give come from here.
 public enum ArchitectureRegistry {
-    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3Moe.self, Gemma3.self]
+    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3Moe.self, Gemma3.self, GptOss.self]
 
     /// The architecture names Wick runs.
     public static var supportedNames: [String] { all.flatMap { $0.names } }

@@ -53,6 +53,7 @@ extension Transformer {
     private func rowAttention(layer: Int, segments: [Segment], rows: Int, window: Int?) {
         let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads, qDim = c.heads * d
         let preScale: Float = c.scalesQueries ? c.attentionScale : 1
+        let sinks = weights.layers[layer].sinks
         let scoreScale: Float = c.scalesQueries ? 1 : c.attentionScale
         pool.parallelFor(rows * c.heads) { range, thread in
             let weights = s.scores + thread * 2 * s.scoreStride
@@ -85,7 +86,7 @@ extension Transformer {
                     HalfVectors.addScaledHalf(accumulator, weights[p], value, count: d)
                     sum = weights[p].addingProduct(sum, rescales[p])
                 }
-                let out = s.attention + t * qDim + h * d, inverse = 1 / sum
+                let out = s.attention + t * qDim + h * d, inverse = 1 / (sum + sinkWeight(sinks, head: h, maximum: maxScore))
                 for i in 0..<d { out[i] = accumulator[i] * inverse }
             }
         }
@@ -135,6 +136,14 @@ extension Transformer {
         return max(1, min(positions / splitPositions, (wanted + units - 1) / units))
     }
 
+    /// A head's sink (gpt-oss) as a weight beside its positions' softmax weights, which are relative
+    /// to `maximum`: e^(sink − maximum) joins the denominator (0 without sinks). A sink far above
+    /// every score makes the weight infinite and the output 0, its limit, never NaN.
+    @inline(__always) func sinkWeight(_ sinks: [Float]?, head: Int, maximum: Float) -> Float {
+        guard let sinks else { return 0 }
+        return expf(sinks[head] - maximum)
+    }
+
     /// Below every real score: a masked position's score, and each row's maximum before its first
     /// block. Finite, so a row whose first block is all masked gets e^0 weights that the next
     /// block's rescale (e^(−10³⁰ − m) = 0) wipes out, never NaN.
@@ -149,7 +158,7 @@ extension Transformer {
         let qDim = c.heads * d, tile = Self.attentionTile, block = Self.attentionBlock
         let tiles = (n + tile - 1) / tile, units = tiles * c.kvHeads
         let splits = Self.positionSplits(units: units, positions: start + n, threads: pool.count)
-        let partialFloats = Self.partialFloats(c)
+        let partialFloats = Self.partialFloats(c), sinks = weights.layers[layer].sinks
         pool.parallelFor(units * splits) { range, thread in
             let memory = s.tiles + thread * s.tileFloats
             for job in range {
@@ -194,7 +203,8 @@ extension Transformer {
                 }
                 if splits == 1 {
                     for r in 0..<real {
-                        let out = s.attention + head(r), inverse = 1 / m.sums[r]
+                        let sink = sinkWeight(sinks, head: g * group + r % group, maximum: m.maxima[r])
+                        let out = s.attention + head(r), inverse = 1 / (m.sums[r] + sink)
                         for j in 0..<d { out[j] = m.outputs[j * rows + r] * inverse }
                     }
                 } else {
@@ -223,7 +233,7 @@ extension Transformer {
                     sum += part[(d + 1) * rows + r] * weight
                     for j in 0..<d { out[j] += part[j * rows + r] * weight }
                 }
-                let inverse = 1 / sum
+                let inverse = 1 / (sum + sinkWeight(sinks, head: g * group + r % group, maximum: maximum))
                 for j in 0..<d { out[j] *= inverse }
             }
         }

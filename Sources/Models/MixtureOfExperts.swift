@@ -11,11 +11,10 @@ extension Transformer {
     /// `scratch.o`. Rows before `tiled` went through the eight-token kernels in the dense products and
     /// do so here too, whatever else shares the step: an expert's such rows are padded to a multiple
     /// of eight with copies, so a token rounds the same alone or beside others.
-    func mixtureOfExperts(router: WeightMatrix, gate: [WeightMatrix], up: [WeightMatrix], down: [WeightMatrix],
-                          rows n: Int, tiled: Int) {
+    func mixtureOfExperts(_ w: ExpertWeights, rows n: Int, tiled: Int) {
         let c = config, s = scratch, e = c.embeddingLength, ff = c.feedForwardLength
         guard let routing = c.experts, let x = s.experts else { preconditionFailure("not a mixture-of-experts model") }
-        project(router, s.h, tokens: n, tiled: tiled, into: x.logits, bias: nil)
+        project(w.router, s.h, tokens: n, tiled: tiled, into: x.logits, bias: w.routerBias)
         x.route(rows: n, routing: routing)
         s.o.update(repeating: 0, count: n * e)
         for expert in 0..<routing.count {
@@ -29,10 +28,10 @@ extension Transformer {
                 let i = g < head ? g : g < padded ? head - 1 : g - padded + head
                 (x.input + g * e).update(from: s.h + Int(list[i]) * e, count: e)
             }
-            project(gate[expert], x.input, tokens: total, tiled: padded, into: s.gate, bias: nil)
-            project(up[expert], x.input, tokens: total, tiled: padded, into: s.up, bias: nil)
-            VectorOps.swiglu(s.gate, s.up, count: total * ff)
-            project(down[expert], s.gate, tokens: total, tiled: padded, into: x.output, bias: nil)
+            project(w.gate[expert], x.input, tokens: total, tiled: padded, into: s.gate, bias: w.gateBias?[expert])
+            project(w.up[expert], x.input, tokens: total, tiled: padded, into: s.up, bias: w.upBias?[expert])
+            activate(s.gate, s.up, count: total * ff)
+            project(w.down[expert], s.gate, tokens: total, tiled: padded, into: x.output, bias: w.downBias?[expert])
             for i in 0..<listed {
                 let g = i < head ? i : i - head + padded
                 VectorOps.addScaled(s.o + Int(list[i]) * e, x.output + g * e, weights[i], count: e)

@@ -36,8 +36,15 @@ public struct ModelConfig: Sendable {
     public var qkNorm = false
     /// Gemma 3 normalises the attention and feed-forward outputs before adding them to the residual.
     public var postNorms = false
-    /// Feed-forward activation: SwiGLU, or GeGLU (tanh GELU) for Gemma.
-    public var gelu = false
+    /// The gated feed-forward's activation (each expert's, in a mixture).
+    public var activation = FeedForwardActivation.swiglu
+    /// The tensor that normalises the feed-forward's input (`blk.N.<name>.weight`).
+    public var feedForwardNorm = "ffn_norm"
+    /// gpt-oss: a bias on the attention output, and on the router and every expert's matrices.
+    public var outputBias = false
+    public var expertBiases = false
+    /// gpt-oss: each query head has a learned "sink" score that joins its softmax's denominator.
+    public var attentionSinks = false
     /// Sliding-window attention: window length and which layers use it.
     public var slidingWindow: Int? = nil
     /// With pattern n > 0, layer i uses the window when i % n < n - 1 (n - 1 local layers, then one global).
@@ -111,6 +118,12 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .unsupportedFeature(let what): return "the model file asks for \(what), which Wick does not implement yet (refused rather than run approximately)"
         }
     }
+}
+
+/// How the gate and up projections combine: SwiGLU, GeGLU (tanh GELU; Gemma), or gpt-oss's clamped
+/// SwiGLU (gate ≤ 7, up within ±7, gate · σ(1.702 · gate) · (up + 1)).
+public enum FeedForwardActivation: Sendable, Equatable {
+    case swiglu, geglu, clampedSwiglu
 }
 
 /// How a sequence's hidden states become one embedding vector (`{arch}.pooling_type`).

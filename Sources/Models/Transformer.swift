@@ -231,7 +231,7 @@ public final class Transformer: @unchecked Sendable {
             }
 
             attention(layer: l, segments: segments, window: sliding ? c.slidingWindow : nil)
-            project(w.output, s.attention, tokens: n, tiled: tiled, into: s.o, bias: nil)
+            project(w.output, s.attention, tokens: n, tiled: tiled, into: s.o, bias: w.outputBias)
             if let post = w.postAttentionNorm { normRows(s.o, post, into: s.o, rows: n, width: e) }
             VectorOps.add(s.x, s.o, count: n * e)
 
@@ -240,16 +240,24 @@ public final class Transformer: @unchecked Sendable {
             case let .dense(gate, up, down):
                 project(gate, s.h, tokens: n, tiled: tiled, into: s.gate, bias: nil)
                 project(up, s.h, tokens: n, tiled: tiled, into: s.up, bias: nil)
-                let ff = c.feedForwardLength
-                if c.gelu { VectorOps.geglu(s.gate, s.up, count: n * ff) } else { VectorOps.swiglu(s.gate, s.up, count: n * ff) }
+                activate(s.gate, s.up, count: n * c.feedForwardLength)
                 project(down, s.gate, tokens: n, tiled: tiled, into: s.o, bias: nil)
-            case let .experts(router, gate, up, down):
-                mixtureOfExperts(router: router, gate: gate, up: up, down: down, rows: n, tiled: tiled)
+            case let .experts(experts):
+                mixtureOfExperts(experts, rows: n, tiled: tiled)
             }
             if let post = w.postFFNNorm { normRows(s.o, post, into: s.o, rows: n, width: e) }
             VectorOps.add(s.x, s.o, count: n * e)
         }
         for segment in segments { segment.cache.append(segment.tokens) }
+    }
+
+    /// The gated feed-forward's activation: gate ← act(gate, up).
+    func activate(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        switch config.activation {
+        case .swiglu: VectorOps.swiglu(gate, up, count: count)
+        case .geglu: VectorOps.geglu(gate, up, count: count)
+        case .clampedSwiglu: VectorOps.clampedSwiglu(gate, up, count: count)
+        }
     }
 
     /// Rotates one query or key head for its position (with the file's frequency factors and YaRN, if any).

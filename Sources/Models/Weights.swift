@@ -5,7 +5,9 @@ import Kernels
 struct LayerWeights {
     var attentionNorm: [Float]
     var q: WeightMatrix, k: WeightMatrix, v: WeightMatrix, output: WeightMatrix
-    var qBias: [Float]?, kBias: [Float]?, vBias: [Float]?
+    var qBias: [Float]?, kBias: [Float]?, vBias: [Float]?, outputBias: [Float]?
+    /// Each query head's sink score (gpt-oss).
+    var sinks: [Float]?
     var qNorm: [Float]?, kNorm: [Float]?
     var postAttentionNorm: [Float]?
     var ffnNorm: [Float]
@@ -17,7 +19,15 @@ struct LayerWeights {
 /// slices of the file's 3-D expert tensors).
 enum FeedForwardWeights {
     case dense(gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix)
-    case experts(router: WeightMatrix, gate: [WeightMatrix], up: [WeightMatrix], down: [WeightMatrix])
+    case experts(ExpertWeights)
+}
+
+/// The router and the experts of one layer; the biases (gpt-oss) one row per expert.
+struct ExpertWeights {
+    var router: WeightMatrix
+    var routerBias: [Float]?
+    var gate: [WeightMatrix], up: [WeightMatrix], down: [WeightMatrix]
+    var gateBias: [[Float]]?, upBias: [[Float]]?, downBias: [[Float]]?
 }
 
 /// All tensors of a model, checked against the configuration. Matrices point into the mapped file.
@@ -60,11 +70,21 @@ struct ModelWeights {
                               up: try matrix(p + "ffn_up.weight", rows: ff, columns: e),
                               down: try matrix(p + "ffn_down.weight", rows: e, columns: ff))
             }
-            let n = routing.count
-            return .experts(router: try matrix(p + "ffn_gate_inp.weight", rows: n, columns: e),
-                            gate: try experts(p + "ffn_gate_exps.weight", count: n, rows: ff, columns: e),
-                            up: try experts(p + "ffn_up_exps.weight", count: n, rows: ff, columns: e),
-                            down: try experts(p + "ffn_down_exps.weight", count: n, rows: e, columns: ff))
+            let n = routing.count, biased = c.expertBiases
+            /// One bias row of `width` per expert, from a [width, count] tensor.
+            func rows(_ name: String, width: Int) throws -> [[Float]] {
+                let all = try vector(name, count: width * n)
+                return (0..<n).map { Array(all[($0 * width)..<(($0 + 1) * width)]) }
+            }
+            return .experts(ExpertWeights(
+                router: try matrix(p + "ffn_gate_inp.weight", rows: n, columns: e),
+                routerBias: biased ? try vector(p + "ffn_gate_inp.bias", count: n) : nil,
+                gate: try experts(p + "ffn_gate_exps.weight", count: n, rows: ff, columns: e),
+                up: try experts(p + "ffn_up_exps.weight", count: n, rows: ff, columns: e),
+                down: try experts(p + "ffn_down_exps.weight", count: n, rows: e, columns: ff),
+                gateBias: biased ? try rows(p + "ffn_gate_exps.bias", width: ff) : nil,
+                upBias: biased ? try rows(p + "ffn_up_exps.bias", width: ff) : nil,
+                downBias: biased ? try rows(p + "ffn_down_exps.bias", width: e) : nil))
         }
         func vector(_ name: String, count: Int) throws -> [Float] {
             let t = try info(name)
@@ -91,10 +111,12 @@ struct ModelWeights {
                 qBias: c.qkvBias ? try vector(p + "attn_q.bias", count: qDim) : nil,
                 kBias: c.qkvBias ? try vector(p + "attn_k.bias", count: kvDim) : nil,
                 vBias: c.qkvBias ? try vector(p + "attn_v.bias", count: kvDim) : nil,
+                outputBias: c.outputBias ? try vector(p + "attn_output.bias", count: e) : nil,
+                sinks: c.attentionSinks ? try vector(p + "attn_sinks.weight", count: c.heads) : nil,
                 qNorm: c.qkNorm ? try vector(p + "attn_q_norm.weight", count: c.headDim) : nil,
                 kNorm: c.qkNorm ? try vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
                 postAttentionNorm: c.postNorms ? try vector(p + "post_attention_norm.weight", count: e) : nil,
-                ffnNorm: try vector(p + "ffn_norm.weight", count: e),
+                ffnNorm: try vector(p + c.feedForwardNorm + ".weight", count: e),
                 feedForward: try feedForward(p),
                 postFFNNorm: c.postNorms ? try vector(p + "post_ffw_norm.weight", count: e) : nil
             )

@@ -170,4 +170,18 @@ struct AttentionBlockTests {
         halves.withUnsafeBufferPointer { AttentionBlocks.widen($0.baseAddress!, stride: 24, rows: 2, d: 16, into: &floats) }
         #expect(floats == (Array(halves[0..<16]) + Array(halves[24..<40])).map { Float($0) })
     }
+
+    @Test func clampedSwigluCapsTheGateAndClampsUp() {
+        // (gate, up): inside the limits, gate above 7, up beyond ±7, a very negative gate.
+        let cases: [(Float, Float)] = [(0.5, -0.25), (10, 2), (3, 9), (-2, -12), (-40, 3), (7, 7)]
+        var gate = cases.map { $0.0 }
+        let up = cases.map { $0.1 }
+        VectorOps.clampedSwiglu(&gate, up, count: cases.count)
+        for ((g, u), result) in zip(cases, gate) {
+            let x = Double(min(g, 7)), y = Double(min(max(u, -7), 7))
+            let expected = x / (1 + exp(-1.702 * x)) * (y + 1)
+            #expect(abs(Double(result) - expected) <= 1e-6 * max(1, abs(expected)), "gate \(g), up \(u): \(result) vs \(expected)")
+        }
+        #expect(gate[1] == gate[5] * 3 / 8, "a gate of 10 counts as 7")
+    }
 }

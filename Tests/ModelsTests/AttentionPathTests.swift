@@ -59,4 +59,57 @@ import Testing
         try compareBatchWithSteps(Self.tinyGemma(), prefix: Array(tokens.prefix(2)), batch: Array(tokens[2..<13]))
         try compareBatchWithSteps(Self.tinyGemma(), prefix: Array(tokens.prefix(2)), batch: Array(tokens[2..<70]))
     }
+
+    /// The tiny llama as a gpt-oss file: 2 of 4 experts with biases, biased attention, a sink per head
+    /// (`sink` for all), a 3-position window on even layers.
+    static func tinyGptOss(sink: Float = 0.5, kvHeads: Int = 1) -> GGUFWriter {
+        var w = ModelLoadingErrorTests.tinyLlama(architecture: "gpt-oss", kvHeads: kvHeads, experts: (4, 2))
+        w.set("gpt-oss.attention.sliding_window", .uint32(3))
+        func vector(_ name: String, _ dims: [Int], _ scale: Float = 0.2) {
+            let count = dims.reduce(1, *)
+            w.addTensor(name, dimensions: dims, floats: (0..<count).map { Float($0 * 7 % 13) / 13 * scale - scale / 2 })
+        }
+        for l in 0..<2 {
+            let p = "blk.\(l)."
+            vector(p + "attn_q.bias", [32]); vector(p + "attn_k.bias", [kvHeads * 16]); vector(p + "attn_v.bias", [kvHeads * 16])
+            vector(p + "attn_output.bias", [32])
+            w.addTensor(p + "attn_sinks.weight", dimensions: [2], floats: [sink, sink - 1])
+            w.addTensor(p + "post_attention_norm.weight", dimensions: [32], floats: (0..<32).map { 1 + Float($0 % 3) / 10 })
+            vector(p + "ffn_gate_inp.bias", [4], 1)
+            vector(p + "ffn_gate_exps.bias", [64, 4]); vector(p + "ffn_up_exps.bias", [64, 4]); vector(p + "ffn_down_exps.bias", [32, 4])
+        }
+        return w
+    }
+
+    @Test(arguments: [1, 2]) func gptOssBatchMatchesStepsWithSinks(kvHeads: Int) throws {
+        try compareBatchWithSteps(Self.tinyGptOss(kvHeads: kvHeads), prefix: [], batch: Array(tokens.prefix(13)))
+        try compareBatchWithSteps(Self.tinyGptOss(kvHeads: kvHeads), prefix: Array(tokens.prefix(3)), batch: Array(tokens[3..<70]))
+        // Deep enough that single tokens take the tiles, their positions split in parts merged at the end.
+        let long = (0..<(Transformer.exactRoundingSpan + 20)).map { Int32($0 * 3 % 8) }
+        try compareBatchWithSteps(Self.tinyGptOss(kvHeads: kvHeads), prefix: Array(long.prefix(Transformer.exactRoundingSpan)),
+                                  batch: Array(long.suffix(20)))
+    }
+
+    /// A sink far above every score takes the whole softmax: attention adds only its output bias, as
+    /// it does when every value is zero — on the row path and on the tiles.
+    @Test func aDominantSinkSilencesAttention() throws {
+        var silent = Self.tinyGptOss(sink: 80)
+        for l in 0..<2 {
+            silent.addTensor("blk.\(l).attn_v.weight", dimensions: [32, 16], floats: [Float](repeating: 0, count: 32 * 16))
+            silent.addTensor("blk.\(l).attn_v.bias", dimensions: [16], floats: [Float](repeating: 0, count: 16))
+        }
+        let sunk = try Transformer(gguf: GGUFFile(data: Self.tinyGptOss(sink: 80).bytes()), vocabularySize: 8, threads: 2, batchCapacity: 64)
+        let zeroed = try Transformer(gguf: GGUFFile(data: silent.bytes()), vocabularySize: 8, threads: 2, batchCapacity: 64)
+        for batch in [Array(tokens.prefix(3)), Array(tokens.prefix(40))] {
+            let a = sunk.forward(batch, cache: sunk.makeCache(contextLength: 64), logits: .all)
+            let b = zeroed.forward(batch, cache: zeroed.makeCache(contextLength: 64), logits: .all)
+            let diff = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(diff < 1e-4, "\(batch.count) tokens: \(diff)")
+        }
+        let normal = try Transformer(gguf: GGUFFile(data: Self.tinyGptOss().bytes()), vocabularySize: 8, threads: 2, batchCapacity: 64)
+        let c = normal.forward(Array(tokens.prefix(3)), cache: normal.makeCache(contextLength: 64), logits: .all)
+        let d = sunk.forward(Array(tokens.prefix(3)), cache: sunk.makeCache(contextLength: 64), logits: .all)
+        #expect(zip(c, d).map { abs($0 - $1) }.max()! > 1e-2, "the sink changes something")
+    }
 }
+

@@ -11,7 +11,7 @@ enum Gemma3: Architecture {
         c.qkNorm = true
         c.scalesQueries = true
         c.postNorms = true
-        c.gelu = true
+        c.activation = .geglu
         // Five sliding-window layers, then one global layer; local layers use RoPE base 10000.
         c.slidingPattern = 6
         c.ropeBaseSliding = try gguf.float("gemma3.rope.freq_base_swa") ?? 10000
