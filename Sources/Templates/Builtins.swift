@@ -251,7 +251,8 @@ enum Builtins {
             case .string(let s): return .bool(s.contains(string(l)))
             case .array(let a): return .bool(a.contains(l))
             case .object(let o): return .bool(o[string(l)] != nil)
-            case .undefined, .none: return .bool(false)
+            case .undefined: return .bool(false)
+            // As Python: `x in None` is a TypeError (a message's null content, say).
             default: throw TemplateError.runtime("argument of type '\(r.typeName)' is not iterable")
             }
         case "<", ">", "<=", ">=":

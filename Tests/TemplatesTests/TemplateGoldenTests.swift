@@ -13,6 +13,11 @@ import Testing
         return items.compactMap { if case .object(let o) = $0 { return o }; return nil }
     }
 
+    /// `strftime_now` on the day the fixtures were rendered for (noon UTC, 25 Nov 2026).
+    static let strftimeOnFixtureDay = Builtins.fn("strftime_now") { args, _ in
+        .string(Builtins.strftime(args.first.map(Builtins.string) ?? "%Y-%m-%d", Date(timeIntervalSince1970: 1_795_608_000)))
+    }
+
     @Test func everyTemplateMatchesJinja2() throws {
         let cases = try Self.cases()
         #expect(cases.count >= 60)
@@ -30,6 +35,7 @@ import Testing
             }
             var data: [String: Value] = [:]
             for (k, v) in context.pairs { data[k] = v }
+            data["strftime_now"] = Self.strftimeOnFixtureDay
             let label = "\(name) / \(conversation) / add_generation_prompt=\(data["add_generation_prompt"]?.isTruthy ?? false)"
             do {
                 let output = try templates[name]!.render(data)
