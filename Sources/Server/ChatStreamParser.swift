@@ -35,6 +35,8 @@ struct ChatStreamParser {
     /// only if its arguments fit (a tool without one takes any arguments).
     let argumentGrammars: [String: Grammar]
     private var splitter: ReasoningSplitter
+    /// gpt-oss's replies are read by channel instead.
+    private var harmony: HarmonyReader?
     private var held = ""
     private var holding = false
     /// The call whose arguments are streaming, and where its JSON value stands.
@@ -52,15 +54,20 @@ struct ChatStreamParser {
         self.parallelToolCalls = parallelToolCalls
         self.heldCalls = heldCalls
         splitter = ReasoningSplitter(startsInReasoning: startsInReasoning)
+        if format == .harmony {
+            harmony = HarmonyReader(tools: tools, parseTools: parseTools, parallelToolCalls: parallelToolCalls, argumentGrammars: argumentGrammars)
+        }
     }
 
     mutating func feed(_ text: String) -> [ChatEvent] {
+        if harmony != nil { return readHarmony { $0.feed(text) } }
         let (reasoning, content) = splitter.feed(text)
         return (reasoning.isEmpty ? [] : [.reasoning(reasoning)]) + route(content)
     }
 
     /// The rest, at the end of the reply: held text becomes content or calls.
     mutating func finish() -> [ChatEvent] {
+        if harmony != nil { return readHarmony { $0.finish() } }
         let (reasoning, content) = splitter.flush()
         var events = (reasoning.isEmpty ? [] : [ChatEvent.reasoning(reasoning)]) + route(content)
         // A reply that ended inside streamed arguments (a token limit) has sent all there is of them.
@@ -82,6 +89,14 @@ struct ChatStreamParser {
             events.append(.toolCallArguments(index: calls, fragment: call.arguments))
             calls += 1
         }
+        return events
+    }
+
+    private mutating func readHarmony(_ read: (inout HarmonyReader) -> [ChatEvent]) -> [ChatEvent] {
+        guard var reader = harmony else { return [] }
+        let events = read(&reader)
+        calls = reader.calls
+        harmony = reader
         return events
     }
 

@@ -9,7 +9,7 @@ extension ToolCallFormat {
         switch self {
         case .hermes: return ("<tool_call>\n", "\n</tool_call>", "<tool_call>")
         case .mistral: return ("[TOOL_CALLS][", "]", "[TOOL_CALLS]")
-        case .json: return ("", "", nil)
+        case .json, .harmony: return ("", "", nil)
         }
     }
 
@@ -31,6 +31,11 @@ extension ToolCallFormat {
             } catch let error as SchemaError {
                 throw APIError.invalid(error.message, param: "tools[\(index)].function.parameters")
             }
+            if self == .harmony {
+                // The header's rest, then the arguments alone (`<|call|>` ends the reply).
+                calls.append(grammar.add(.sequence([grammar.literal(Self.harmonyArgumentsOpening(tool.name)), arguments])))
+                continue
+            }
             let head = grammar.literal("{\"name\": " + Value.string(tool.name).compactJSON + ", \"arguments\": ")
             let close = grammar.literal("}")
             calls.append(grammar.add(.sequence([head, arguments, close])))
@@ -38,6 +43,7 @@ extension ToolCallFormat {
         guard !calls.isEmpty else { return nil }
         let call = grammar.add(.choice(calls))
         var parts = [call]
+        if self == .harmony { parts.insert(grammar.literal(Self.harmonyCallOpening), at: 0) }
         if !tags.open.isEmpty { parts.insert(grammar.literal(tags.open), at: 0) }
         if !tags.close.isEmpty { parts.append(grammar.literal(tags.close)) }
         grammar.root = parts.count == 1 ? call : grammar.add(.sequence(parts))

@@ -19,9 +19,12 @@ enum ToolCallFormat: Equatable {
     case mistral
     /// Llama 3.x and templates without tool markup: a JSON object with `name` and `arguments`/`parameters`.
     case json
+    /// gpt-oss: harmony messages, a call a `commentary` message to `functions.NAME` (`HarmonyReader`).
+    case harmony
 
     init(template: String) {
-        if template.contains("<tool_call>") { self = .hermes }
+        if template.contains("<|channel|>") { self = .harmony }
+        else if template.contains("<tool_call>") { self = .hermes }
         else if template.contains("[TOOL_CALLS]") { self = .mistral }
         else { self = .json }
     }
@@ -32,6 +35,7 @@ enum ToolCallFormat: Equatable {
         case .hermes: return ["<tool_call>", "{", "```"]
         case .mistral: return ["[TOOL_CALLS]", "{", "[", "```"]
         case .json: return ["{", "```", "<tool_call>"]
+        case .harmony: return []
         }
     }
 
@@ -42,11 +46,12 @@ enum ToolCallFormat: Equatable {
         case .hermes: "<tool_call>\n{\"name\": \""
         case .mistral: "[TOOL_CALLS][{\"name\": \""
         case .json: "{\"name\": \""
+        case .harmony: Self.harmonyCallOpening
         }
         switch choice {
         case .none, .auto: return nil
         case .required: return start
-        case .named(let name): return start + Self.nameAndArgumentsOpening(name)
+        case .named(let name): return start + (self == .harmony ? Self.harmonyArgumentsOpening(name) : Self.nameAndArgumentsOpening(name))
         }
     }
 
@@ -82,6 +87,11 @@ enum ToolCallFormat: Equatable {
         let name = rest.prefix { $0 != "\"" }
         return name.count < rest.count ? tools.contains(String(name)) : tools.contains { $0.hasPrefix(name) }
     }
+
+    /// A harmony call's header up to its tool's name.
+    static let harmonyCallOpening = "<|channel|>commentary to=functions."
+    /// What follows `to=functions.` in a harmony call: the name, then the header's end.
+    static func harmonyArgumentsOpening(_ name: String) -> String { name + " <|constrain|>json<|message|>" }
 
     /// What follows the opening quote of a forced call's name: the name, then the arguments' `{`.
     static func nameAndArgumentsOpening(_ name: String) -> String {

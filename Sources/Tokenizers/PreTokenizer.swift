@@ -12,7 +12,8 @@ public struct PreTokenizer: Sendable {
         /// (Llama 3 with 3 digits, Qwen2 with 1).
         case llama3(maxDigits: Int)
         /// Tekken (Mistral Nemo): case-aware words, single digits, and `/` may end a punctuation run.
-        case tekken
+        /// GPT-4o's (gpt-oss, Llama 4) is the same with up to 3 digits and a contraction after a word.
+        case tekken(maxDigits: Int, contractions: Bool)
         /// `\p{N}`: every digit alone.
         case eachDigit
         /// `\p{N}+`.
@@ -39,7 +40,9 @@ public struct PreTokenizer: Sendable {
         case "qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan":
             patterns = [.llama3(maxDigits: 1)]
         case "tekken":
-            patterns = [.tekken]
+            patterns = [.tekken(maxDigits: 1, contractions: false)]
+        case "gpt-4o", "llama4", "kanana2", "talkie":
+            patterns = [.tekken(maxDigits: 3, contractions: true)]
         default:
             return nil
         }
@@ -102,7 +105,7 @@ private struct Scanner {
         switch pattern {
         case .gpt2: return gpt2(p)
         case .llama3(let maxDigits): return llama3(p, maxDigits: maxDigits)
-        case .tekken: return tekken(p)
+        case .tekken(let maxDigits, let contractions): return tekken(p, maxDigits: maxDigits, contractions: contractions)
         case .eachDigit: return has(p, .number) ? p + 1 : nil
         case .digitRuns: return has(p, .number) ? run(from: p) { has($0, .number) } : nil
         case .asciiDigitTriples:
@@ -190,20 +193,26 @@ private struct Scanner {
 
     /// Tekken's words: `lead? U* L+ | lead? U+ L*`, where U is a letter other than a–z and L a
     /// letter other than A–Z (non-ASCII letters are both). Resolved as a backtracking engine
-    /// would: prefer the longest U* that still leaves an L.
-    func tekken(_ p: Int) -> Int? {
+    /// would: prefer the longest U* that still leaves an L. With `contractions`, a word may end in
+    /// `'s|'t|'re|'ve|'m|'ll|'d` (any case).
+    func tekken(_ p: Int, maxDigits: Int, contractions: Bool) -> Int? {
         let start = isLead(p) && has(p + 1, .letter) ? p + 1 : p
         if has(start, .letter) {
             let isU = { (i: Int) in self.has(i, .letter) && !self.cl[i].contains(.asciiLower) }
             let isL = { (i: Int) in self.has(i, .letter) && !self.cl[i].contains(.asciiUpper) }
             let u = run(from: start, while: isU)
-            if has(u, .asciiLower) { return run(from: u, while: isL) }
-            // Back off to the last letter in the U run that can also count as L.
-            var k = u - 1
-            while k >= start && !isL(k) { k -= 1 }
-            return k >= start ? k + 1 : u
+            let word: Int
+            if has(u, .asciiLower) {
+                word = run(from: u, while: isL)
+            } else {
+                // Back off to the last letter in the U run that can also count as L.
+                var k = u - 1
+                while k >= start && !isL(k) { k -= 1 }
+                word = k >= start ? k + 1 : u
+            }
+            return contractions ? contraction(word, ignoreCase: true) ?? word : word
         }
-        if has(p, .number) { return p + 1 }
+        if has(p, .number) { return min(run(from: p) { has($0, .number) }, p + maxDigits) }
         if let e = symbolRun(p, trailing: { self.isNewline($0) || ($0 < self.end && self.cp[$0] == 0x2F) }) { return e }
         if let e = whitespaceThroughNewline(p) { return e }
         return trailingWhitespace(p, allowSingle: true)

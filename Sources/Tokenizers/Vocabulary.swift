@@ -136,6 +136,17 @@ public struct Vocabulary: Sendable {
         for id in eog where !attributes[Int(id)].contains(.control) {
             attributes[Int(id)].insert(.control)
         }
+        // gpt-oss's harmony format, read as llama.cpp reads it: a message's header tokens are text the
+        // reply is parsed by, and `<|end|>` ends one message of a reply that `<|return|>` or `<|call|>` ends.
+        func token(_ text: String) -> Int32? { ids[TokenBytes(Array(text.utf8))] }
+        for text in ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"] {
+            if let header = token(text) { attributes[Int(header)] = .userDefined }
+        }
+        if let end = token("<|end|>"), let done = token("<|return|>"), let call = token("<|call|>"), eog.isSuperset(of: [end, done, call]) {
+            eog.remove(end)
+            attributes[Int(end)] = .userDefined
+            if eot == end { eot = nil }
+        }
         endOfGeneration = eog
     }
 

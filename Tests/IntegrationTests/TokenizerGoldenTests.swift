@@ -31,7 +31,7 @@ import Tokenizers
         return try Tokenizer(gguf: GGUFFile(data: w.bytes()))
     }
 
-    static let cases = TestModels.real + ["llama-bpe", "tekken", "default"].map { TestModels.qwen + "@" + $0 }
+    static let cases = TestModels.real + ["llama-bpe", "tekken", "gpt-4o", "default"].map { TestModels.qwen + "@" + $0 }
 
     @Test(arguments: cases)
     func idsMatchLlamaCpp(model: String) throws {

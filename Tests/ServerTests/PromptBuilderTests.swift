@@ -1,3 +1,4 @@
+import Foundation
 import Engine
 import Grammar
 import Testing
@@ -46,6 +47,28 @@ struct PromptBuilderTests {
         }
         #expect(!Self.fits(required.grammar, "<tool_call>\n{\"name\": \"other\", \"arguments\": {}}\n</tool_call>"))
         #expect(!Self.fits(required.grammar, "<tool_call>\n{\"name\": \"search\", \"arguments\": [1]}\n</tool_call>"))
+    }
+
+    @Test func gptOssCallsAreHarmonyCommentaryMessages() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TemplatesTests/Fixtures/templates/openai-gpt-oss-120b.jinja")
+        let template = try String(contentsOf: file, encoding: .utf8)
+        let builder = PromptBuilder(template: template, bosText: "", eosText: "")
+        #expect(builder.toolFormat == .harmony)
+        let messages = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+        // gpt-oss's template describes each tool in TypeScript (and needs a description).
+        let tools = #""tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}},{"type":"function","function":{"name":"search","description":"Search","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}]"#
+        let auto = try builder.build(request("{\(messages),\(tools)}"))
+        #expect(auto.text.hasSuffix("<|start|>user<|message|>hi<|end|><|start|>assistant") && auto.grammar == nil)
+        #expect(auto.text.contains("type get_weather = (_: {\ncity?: string,\n}) => any;"))
+        let named = try builder.build(request("{\(messages),\(tools),\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"search\"}}}"))
+        #expect(named.forcedReply == "<|channel|>commentary to=functions.search <|constrain|>json<|message|>")
+        #expect(Self.fits(named.grammar, named.forcedReply + #"{"q": "x"}"#))
+        #expect(!Self.fits(named.grammar, named.forcedReply + "[1]"))
+        let required = try builder.build(request("{\(messages),\(tools),\"tool_choice\":\"required\"}"))
+        #expect(required.forcedReply == "<|channel|>commentary to=functions.")
+        #expect(Self.fits(required.grammar, required.forcedReply + "get_weather <|constrain|>json<|message|>{}"))
+        #expect(!Self.fits(required.grammar, required.forcedReply + "other <|constrain|>json<|message|>{}"))
     }
 
     /// Whether a grammar takes `reply` (which begins with its prefix) to its end.

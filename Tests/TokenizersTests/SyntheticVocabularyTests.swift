@@ -73,6 +73,28 @@ import Testing
         #expect(t.decode(t.encode("a b\tc\n é")) == "a b\tc\n é")
     }
 
+    /// gpt-oss's harmony tokens as llama.cpp reads them: headers are text in the reply, and `<|end|>`
+    /// ends a message, not the reply, when `<|return|>` and `<|call|>` are there to end it.
+    @Test func harmonyHeadersAreTextAndEndIsNotTheEnd() throws {
+        var w = GGUFWriter()
+        w.set("general.architecture", .string("gpt-oss"))
+        w.set("tokenizer.ggml.model", .string("gpt2"))
+        w.set("tokenizer.ggml.pre", .string("gpt-4o"))
+        let harmony = ["<|start|>", "<|channel|>", "<|message|>", "<|constrain|>", "<|end|>", "<|return|>", "<|call|>"]
+        let tokens = ByteLevel.encode.map { String(Unicode.Scalar($0)!) } + harmony
+        w.set("tokenizer.ggml.tokens", strings: tokens)
+        w.set("tokenizer.ggml.token_type", int32s: (0..<tokens.count).map { $0 < tokens.count - harmony.count ? 1 : 3 })
+        w.set("tokenizer.ggml.merges", strings: [])
+        w.set("tokenizer.ggml.eos_token_id", .uint32(UInt32(tokens.count - 2)))
+        let t = try Tokenizer(gguf: GGUFFile(data: w.bytes()))
+        let id = { (s: String) in t.vocabulary.id(of: s)! }
+        let reply = "<|channel|>final<|message|>Hi<|end|><|start|>assistant<|constrain|>"
+        #expect(t.decode(t.encode(reply, parseSpecial: true), special: false) == reply)
+        #expect(t.vocabulary.endOfGeneration == [id("<|return|>"), id("<|call|>")])
+        #expect(t.decode([id("<|return|>")], special: false).isEmpty)
+        #expect(t.vocabulary.eot != id("<|end|>"))
+    }
+
     @Test func unknownTokenizerModelIsAClearError() throws {
         var w = GGUFWriter()
         w.set("tokenizer.ggml.model", .string("bert-ish"))
