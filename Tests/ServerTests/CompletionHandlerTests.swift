@@ -30,6 +30,23 @@ struct CompletionHandlerTests {
         #expect(prompt.first == 1 && prompt.count > 40)
     }
 
+    @Test func aHarmonyReplyBecomesReasoningAndAToolCall() async throws {
+        // A gpt-oss-style template (harmony headers) on the tiny model; the reply as gpt-oss writes it.
+        let template = "{% for m in messages %}<|start|>{{ m.role }}<|message|>{{ m.content }}<|end|>{% endfor %}<|start|>assistant<|channel|>"
+        let model = try TinyChatModel.load(template: template)
+        #expect(model.toolFormat == .harmony)
+        let reply = "<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"Oslo\"}"
+        let scheduler = Scripted.Scheduler([.text(String(reply.prefix(30)), []), .text(String(reply.dropFirst(30)), []), Scripted.finished(20, .stop)])
+        let response = try await CompletionHandler(model: model, scheduler: scheduler).handle(body: try FieldReader.object(json: weather + "}"), chat: true)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(try await Scripted.body(response).utf8)) as? [String: Any])
+        let choice = try #require((json["choices"] as? [[String: Any]])?.first)
+        #expect(choice["finish_reason"] as? String == "tool_calls")
+        let message = try #require(choice["message"] as? [String: Any])
+        #expect(message["reasoning_content"] as? String == "Need the weather.")
+        let function = try #require((message["tool_calls"] as? [[String: Any]])?.first?["function"] as? [String: Any])
+        #expect(function["name"] as? String == "get_weather" && function["arguments"] as? String == #"{"city":"Oslo"}"#)
+    }
+
     @Test func aStreamedReplyIsSSEEndingInDone() async throws {
         let model = try Self.model.get()
         let scheduler = Scripted.Scheduler([.keepAlive, .text("Hel", []), .text("lo", []), Scripted.finished(2, .length)])

@@ -12,7 +12,7 @@ enum TinyChatModel {
     {%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}
     """
 
-    static func file() throws -> String {
+    static func file(template: String = template) throws -> String {
         let tokens = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"] + (0..<256).map { String(format: "<0x%02X>", $0) }
         let n = tokens.count
         var w = GGUFWriter()
@@ -52,8 +52,9 @@ enum TinyChatModel {
         return path
     }
 
-    static func load(queue: InferenceQueue = InferenceQueue(threads: 1, maxQueued: 4), contextLength: Int = 256) throws -> ChatModel {
-        let path = try file()
+    static func load(queue: InferenceQueue = InferenceQueue(threads: 1, maxQueued: 4), contextLength: Int = 256,
+                     template: String = template) throws -> ChatModel {
+        let path = try file(template: template)
         return try ChatModel(file: GGUFFile(path: path), path: path, id: "tiny", contextLength: contextLength, queue: queue)
     }
 }
