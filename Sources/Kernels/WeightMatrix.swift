@@ -36,7 +36,13 @@ public struct WeightMatrix: @unchecked Sendable {
         let tiled = tiled ?? tokens / 8 * 8
         precondition(tiled % 8 == 0 && tiled <= tokens)
         pool.parallelFor(rows, granule: 4) { range in
-            if isFloat {
+            if type == .f16 {
+                // Half-precision rows (an output matrix, often): F16C conversions where the CPU has them.
+                for r in range {
+                    let half = row(r).assumingMemoryBound(to: Float16.self)
+                    for t in 0..<tokens { out[t * rows + r] = HalfVectors.dotInSteps(x + t * columns, half, count: columns) }
+                }
+            } else if isFloat {
                 for r in range {
                     for t in 0..<tokens {
                         out[t * rows + r] = ScalarDot.dotFloat(type, row: row(r), x + t * columns, count: columns)

@@ -93,9 +93,17 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// The prompt for a request: `PromptBuilder`'s text tokenized (special tokens parsed, BOS as the
     /// model asks), or the raw prompt of `/v1/completions`.
     func prompt(for request: ChatRequest) throws -> Prompt {
-        if let raw = request.prompt {
+        switch request.prompt {
+        case .text(let raw)?:
             return Prompt(tokens: tokenizer.encode(raw, addSpecial: true, parseSpecial: true), text: raw,
                           grammar: try PromptBuilder.formatGrammar(request.responseFormat))
+        case .tokens(let ids)?:
+            let size = tokenizer.vocabulary.count
+            if let bad = ids.first(where: { Int($0) >= size }) {
+                throw APIError.invalid("Token id \(bad) in 'prompt' is outside this model's vocabulary of \(size) tokens.", param: "prompt")
+            }
+            return Prompt(tokens: ids, text: tokenizer.decode(ids), grammar: try PromptBuilder.formatGrammar(request.responseFormat))
+        case nil: break
         }
         let built = try builder.build(request)
         var prompt = Prompt(tokens: tokenizer.encode(built.text, addSpecial: false, parseSpecial: true), text: built.text,

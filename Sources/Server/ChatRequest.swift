@@ -8,7 +8,7 @@ struct ChatRequest {
     /// Messages ready for the chat template (content as text, tool-call arguments as objects).
     var messages: [Value] = []
     /// `/v1/completions`: the raw prompt, no template.
-    var prompt: String?
+    var prompt: CompletionPrompt?
     var stream = false
     var includeUsage = false
     var sampling = SamplingParameters()
@@ -22,6 +22,12 @@ struct ChatRequest {
     var logprobs = false
     var topLogprobs = 0
     var responseFormat: ResponseFormat = .text
+
+    /// A completion's prompt: text, or token ids as OpenAI's legacy API allows.
+    enum CompletionPrompt: Equatable {
+        case text(String)
+        case tokens([Int32])
+    }
 
     /// `response_format`: free text, any JSON object, or JSON following a schema.
     enum ResponseFormat: Equatable {
@@ -100,8 +106,14 @@ struct ChatRequest {
         default: throw APIError.invalid("'stop' must be a string or an array of strings.", param: "stop")
         }
         responseFormat = try Self.responseFormat(body["response_format"])
-        logprobs = try f.bool("logprobs") ?? false
-        topLogprobs = try f.integer("top_logprobs", in: 0...20) ?? 0
+        if !chat, case .int? = body["logprobs"] {
+            // The legacy API's `logprobs: N`: that many alternatives per token.
+            topLogprobs = try f.integer("logprobs", in: 0...20) ?? 0
+            logprobs = true
+        } else {
+            logprobs = try f.bool("logprobs") ?? false
+            topLogprobs = try f.integer("top_logprobs", in: 0...20) ?? 0
+        }
 
         if chat {
             guard let raw = body["messages"] else { throw APIError.invalid("'messages' is required.", param: "messages") }
@@ -131,12 +143,28 @@ struct ChatRequest {
             }
             parallelToolCalls = try f.bool("parallel_tool_calls") ?? true
         } else {
-            switch body["prompt"] {
-            case .string(let p)?: prompt = p
-            case .array(let a)? where a.count == 1: if case .string(let p) = a[0] { prompt = p }
-            default: break
+            prompt = try Self.completionPrompt(body["prompt"])
+        }
+    }
+
+    /// A string, an array of token ids, or a one-element array of either (one prompt per request).
+    static func completionPrompt(_ value: Value?) throws -> CompletionPrompt {
+        let wrong = APIError.invalid("'prompt' must be a string or an array of token ids (one prompt per request).", param: "prompt")
+        switch value {
+        case .string(let text)?: return .text(text)
+        case .array(let items)?:
+            if items.count == 1, let only = items.first {
+                switch only {
+                case .string, .array: return try completionPrompt(only)
+                default: break
+                }
             }
-            guard prompt != nil else { throw APIError.invalid("'prompt' must be a string.", param: "prompt") }
+            guard !items.isEmpty else { throw wrong }
+            return .tokens(try items.map {
+                guard case .int(let id) = $0, let token = Int32(exactly: id), token >= 0 else { throw wrong }
+                return token
+            })
+        default: throw wrong
         }
     }
 

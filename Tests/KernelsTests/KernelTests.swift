@@ -154,6 +154,39 @@ import Testing
         #expect(out[0] == -12 && out[16] == 24 && out[1] == 0 && out[17] == 0)
     }
 
+    /// Float matrices (F16 rows by F16C where the CPU has it) against double-precision sums, for
+    /// widths that are and are not whole steps of 64.
+    @Test(arguments: [GGMLType.f32, .f16, .bf16], [64, 200])
+    func floatMatricesMatchTheReference(type: GGMLType, columns: Int) {
+        var rng = SplitMix(seed: 3)
+        let rows = 5, tokens = 3
+        let values = (0..<(rows * columns)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 500 }
+        let x = (0..<(tokens * columns)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 }
+        var bytes: [UInt8] = []
+        for v in values {
+            switch type {
+            case .f32: withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 }
+            case .f16: withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { bytes += $0 }
+            default: withUnsafeBytes(of: UInt16(v.bitPattern >> 16).littleEndian) { bytes += $0 }
+            }
+        }
+        var stored = [Float](repeating: 0, count: rows * columns)
+        bytes.withUnsafeBytes { Dequantize.row(type, $0.baseAddress!, &stored, count: rows * columns) }
+        let pool = ThreadPool(threads: 2), acts = QuantizedActivations(capacity: 32)  // unused by float rows
+        defer { acts.deallocate() }
+        var out = [Float](repeating: .nan, count: rows * tokens)
+        bytes.withUnsafeBytes { data in
+            let m = WeightMatrix(type: type, rows: rows, columns: columns, data: data.baseAddress!)
+            x.withUnsafeBufferPointer { m.multiply($0.baseAddress!, quantized: acts, tokens: tokens, into: &out, pool: pool) }
+        }
+        for t in 0..<tokens {
+            for r in 0..<rows {
+                let expected = (0..<columns).reduce(0.0) { $0 + Double(stored[r * columns + $1]) * Double(x[t * columns + $1]) }
+                #expect(abs(Double(out[t * rows + r]) - expected) <= 1e-4 * max(1, abs(expected)), "\(type) row \(r) token \(t)")
+            }
+        }
+    }
+
     @Test func threadPoolCoversEveryIndexOnce() {
         let pool = ThreadPool(threads: 3)
         for total in [0, 1, 2, 5, 100, 1001] {

@@ -25,6 +25,20 @@ struct ChatRequestTests {
 
     /// Numbers beyond `Int`, beyond `Double` (`1e999` reads as infinity) or outside a field's range
     /// are 400s naming the field, never a trap that ends the server.
+    /// The legacy completions API: a prompt of token ids, and `logprobs` as a count of alternatives.
+    @Test func completionPromptsMayBeTokenIdsAndLogprobsACount() throws {
+        #expect(try ChatRequest(json: #"{"prompt":[1, 20, 300]}"#, chat: false).prompt == .tokens([1, 20, 300]))
+        #expect(try ChatRequest(json: #"{"prompt":[[5, 6]]}"#, chat: false).prompt == .tokens([5, 6]))
+        #expect(try ChatRequest(json: #"{"prompt":["hi"]}"#, chat: false).prompt == .text("hi"))
+        for bad in [#"["a", "b"]"#, "[]", "[1.5]", "[-1]", "[4294967296]", #"[1, "x"]"#, "[[1], [2]]"] {
+            #expect(error("{\"prompt\":\(bad)}", chat: false)?.param == "prompt", "\(bad)")
+        }
+        let counted = try ChatRequest(json: #"{"prompt":"hi","logprobs":3}"#, chat: false)
+        #expect(counted.logprobs && counted.topLogprobs == 3)
+        #expect(error(#"{"prompt":"hi","logprobs":21}"#, chat: false)?.param == "logprobs")
+        #expect(error("{\(hello),\"logprobs\":3}")?.param == "logprobs")
+    }
+
     @Test func outOfRangeNumbersAreRefusedNamingTheField() {
         let fields = ["max_tokens", "max_completion_tokens", "seed", "top_k", "n", "top_logprobs", "temperature", "top_p",
                       "min_p", "presence_penalty", "frequency_penalty", "repeat_penalty"]

@@ -47,6 +47,16 @@ struct CompletionHandlerTests {
         #expect(function["name"] as? String == "get_weather" && function["arguments"] as? String == #"{"city":"Oslo"}"#)
     }
 
+    @Test func aPromptOfTokenIdsRunsAsGivenAndUnknownIdsAreA400() async throws {
+        let model = try Self.model.get()
+        let scheduler = Scripted.Scheduler([.text("ok", []), Scripted.finished(1, .stop)])
+        _ = try await CompletionHandler(model: model, scheduler: scheduler).handle(body: try FieldReader.object(json: #"{"prompt":[1, 7, 9]}"#), chat: false)
+        #expect(scheduler.prompts == [[1, 7, 9]])
+        await #expect(throws: APIError.self) {
+            _ = try await CompletionHandler(model: model, scheduler: scheduler).handle(body: try FieldReader.object(json: #"{"prompt":[1, 100000]}"#), chat: false)
+        }
+    }
+
     @Test func aStreamedReplyIsSSEEndingInDone() async throws {
         let model = try Self.model.get()
         let scheduler = Scripted.Scheduler([.keepAlive, .text("Hel", []), .text("lo", []), Scripted.finished(2, .length)])
