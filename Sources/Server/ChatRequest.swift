@@ -238,6 +238,12 @@ struct ChatRequest {
         } else if m["tool_calls"] == .some(.none) {
             m["tool_calls"] = nil
         }
+        // An earlier reply's reasoning, as clients send it back, is also `thinking` (gpt-oss's template
+        // reads that) — except beside text content and tool calls, which that template refuses together.
+        if role == "assistant", case .string(let reasoning)? = m["reasoning_content"], m["thinking"] == nil,
+           m["tool_calls"] == nil || m["content"] == .string("") || m["content"] == Value.none {
+            m["thinking"] = .string(reasoning)
+        }
         return .object(m)
     }
 }

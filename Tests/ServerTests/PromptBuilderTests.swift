@@ -65,6 +65,11 @@ struct PromptBuilderTests {
         #expect(named.forcedReply == "<|channel|>commentary to=functions.search <|constrain|>json<|message|>")
         #expect(Self.fits(named.grammar, named.forcedReply + #"{"q": "x"}"#))
         #expect(!Self.fits(named.grammar, named.forcedReply + "[1]"))
+        // A tool-call turn's reasoning, sent back as reasoning_content, is its analysis message.
+        let call = #"{"role":"assistant","content":null,"reasoning_content":"Need the weather.","tool_calls":[{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}]}"#
+        let result = #"{"role":"tool","tool_call_id":"c1","content":"{\"temp\":3}"}"#
+        let turn = try builder.build(request("{\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"},\(call),\(result)],\(tools)}"))
+        #expect(turn.text.contains("<|start|>assistant<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant to=functions.get_weather<|channel|>commentary json<|message|>"))
         let required = try builder.build(request("{\(messages),\(tools),\"tool_choice\":\"required\"}"))
         #expect(required.forcedReply == "<|channel|>commentary to=functions.")
         #expect(Self.fits(required.grammar, required.forcedReply + "get_weather <|constrain|>json<|message|>{}"))
