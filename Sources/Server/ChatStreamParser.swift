@@ -154,10 +154,13 @@ struct ChatStreamParser {
             + (fragment.isEmpty ? [] : [.toolCallArguments(index: index, fragment: fragment)])
     }
 
-    private func fits(_ call: ToolCall) -> Bool {
-        guard let grammar = argumentGrammars[call.name] else { return true }
+    private func fits(_ call: ToolCall) -> Bool { Self.fits(call.arguments, argumentGrammars[call.name]) }
+
+    /// Whether a call's arguments (JSON text) are what its tool's schema grammar takes (any, without one).
+    static func fits(_ arguments: String, _ grammar: Grammar?) -> Bool {
+        guard let grammar else { return true }
         var matcher = GrammarMatcher(grammar)
-        return matcher.accept(Array(call.arguments.utf8)) && matcher.canEnd
+        return matcher.accept(Array(arguments.utf8)) && matcher.canEnd
     }
 
     /// Whether a grammar holds a call that opened with `tag`.

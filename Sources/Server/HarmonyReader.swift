@@ -107,16 +107,11 @@ struct HarmonyReader {
         guard case .call(let name) = body else { return [] }
         let text = arguments
         arguments = ""
-        guard case .object? = try? Value(jsonText: text), fits(text, tool: name) else { return [.content(text)] }
+        guard let parsed = try? Value(jsonText: text), case .object = parsed, ChatStreamParser.fits(text, argumentGrammars[name]) else {
+            return [.content(text)]
+        }
         defer { calls += 1 }
-        return [.toolCallStart(index: calls, id: ToolCall.makeID(), name: name),
-                .toolCallArguments(index: calls, fragment: (try? Value(jsonText: text))?.compactJSON ?? text)]
-    }
-
-    private func fits(_ arguments: String, tool: String) -> Bool {
-        guard let grammar = argumentGrammars[tool] else { return true }
-        var matcher = GrammarMatcher(grammar)
-        return matcher.accept(Array(arguments.utf8)) && matcher.canEnd
+        return [.toolCallStart(index: calls, id: ToolCall.makeID(), name: name), .toolCallArguments(index: calls, fragment: parsed.compactJSON)]
     }
 
     /// Whether `text` may still be (the beginning of) a message header: a harmony token or a recipient.

@@ -9,7 +9,8 @@ extension ToolCallFormat {
         switch self {
         case .hermes: return ("<tool_call>\n", "\n</tool_call>", "<tool_call>")
         case .mistral: return ("[TOOL_CALLS][", "]", "[TOOL_CALLS]")
-        case .json, .harmony: return ("", "", nil)
+        case .json: return ("", "", nil)
+        case .harmony: return (Self.harmonyCallOpening, "", nil)
         }
     }
 
@@ -43,7 +44,6 @@ extension ToolCallFormat {
         guard !calls.isEmpty else { return nil }
         let call = grammar.add(.choice(calls))
         var parts = [call]
-        if self == .harmony { parts.insert(grammar.literal(Self.harmonyCallOpening), at: 0) }
         if !tags.open.isEmpty { parts.insert(grammar.literal(tags.open), at: 0) }
         if !tags.close.isEmpty { parts.append(grammar.literal(tags.close)) }
         grammar.root = parts.count == 1 ? call : grammar.add(.sequence(parts))
