@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["GGUF", "Tokenizers", "Models", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF", "TestSupport"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "Templates", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "GGUF"]),
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], exclude: ["Fixtures"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Templates", "Engine", "Grammar", "GGUF", "ModelStore", .product(name: "Hummingbird", package: "hummingbird"),

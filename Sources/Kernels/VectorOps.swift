@@ -98,7 +98,8 @@ public enum VectorOps {
         for i in 0..<n { y[i] *= s }
     }
 
-    /// Rotary position embedding of one head in place. `neox`: pairs (i, i + d/2); otherwise (2i, 2i+1).
+    /// Rotary position embedding of the first `headDim` values of one head in place (the rest of a
+    /// partially rotated head is left as it is). `neox`: pairs (i, i + d/2); otherwise (2i, 2i+1).
     /// Angles and rotations are evaluated as llama.cpp evaluates them — each pair's angle is the
     /// previous one times base^(-2/d), and each output is one fused multiply-add over the other
     /// product rounded — so the rotated keys round to the same half-precision values in the cache.
@@ -158,6 +159,14 @@ public struct YaRNRamp: Sendable, Equatable {
         let log = 1 + 0.1 * logf(factor)
         let attention = (factor <= 1 ? 1 : 0.1 * logf(factor) + 1) * (1 / log) * attentionFactor
         magnitude = attention * (1 + 0.1 * logf(1 / (1 / factor)))
+    }
+
+    /// No blend, only a magnitude: the file's attention factor without YaRN (LongRoPE's).
+    public init(magnitude: Float) {
+        low = 0
+        high = 0
+        extrapolation = 0
+        self.magnitude = magnitude
     }
 
     @inline(__always) func ramp(pair i: Int) -> Float {

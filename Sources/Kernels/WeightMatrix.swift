@@ -23,6 +23,12 @@ public struct WeightMatrix: @unchecked Sendable {
 
     @inline(__always) public func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
 
+    /// Some of the rows, as a matrix of their own (a fused tensor's parts: Q, K and V; gate and up).
+    public func rows(_ range: Range<Int>) -> WeightMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows)
+        return WeightMatrix(type: type, rows: range.count, columns: columns, data: row(range.lowerBound))
+    }
+
     /// Dequantizes row `r` into `out` (`columns` floats).
     public func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         Dequantize.row(type, row(r), out, count: columns)

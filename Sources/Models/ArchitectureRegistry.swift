@@ -10,7 +10,7 @@ protocol Architecture: Sendable {
 
 /// Every supported architecture; the lists the CLI, the errors and the docs give come from here.
 public enum ArchitectureRegistry {
-    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3Moe.self, Gemma3.self, GptOss.self]
+    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3Moe.self, Gemma3.self, GptOss.self, Phi3.self]
 
     /// The architecture names Wick runs.
     public static var supportedNames: [String] { all.flatMap { $0.names } }
@@ -21,8 +21,9 @@ public enum ArchitectureRegistry {
         return nil
     }
 
-    static func config(for gguf: GGUFFile, vocabularySize: Int) throws -> ModelConfig {
-        var c = try ModelConfig(gguf: gguf, vocabularySize: vocabularySize)
+    /// `sequenceLength`: the longest sequence the model will run (nil: its trained context).
+    static func config(for gguf: GGUFFile, vocabularySize: Int, sequenceLength: Int? = nil) throws -> ModelConfig {
+        var c = try ModelConfig(gguf: gguf, vocabularySize: vocabularySize, sequenceLength: sequenceLength)
         guard let architecture = all.first(where: { $0.names.contains(c.architecture) }) else {
             throw ModelError.unsupportedArchitecture(c.architecture)
         }
@@ -47,11 +48,8 @@ public enum ArchitectureRegistry {
                 throw ModelError.unsupportedFeature("YaRN's '\(key)' = \(value)")
             }
         }
-        if let rotated = try gguf.integer(a + ".rope.dimension_count"), rotated != c.headDim {
-            throw ModelError.unsupportedFeature("RoPE over \(rotated) of the head's \(c.headDim) dimensions")
-        }
-        if !c.ropeFrequencyFactors && gguf.tensor(named: "rope_freqs.weight") != nil {
-            throw ModelError.unsupportedFeature("per-dimension rope frequency factors (Llama 3.1-style rope scaling, tensor 'rope_freqs.weight')")
+        for factors in ["rope_freqs.weight", "rope_factors_long.weight"] where c.ropeFactorsTensor == nil && gguf.tensor(named: factors) != nil {
+            throw ModelError.unsupportedFeature("per-dimension rope frequency factors (tensor '\(factors)') in a '\(a)' file")
         }
         if c.experts == nil, let experts = try gguf.integer(a + ".expert_count"), experts > 0 {
             throw ModelError.unsupportedFeature("a mixture of \(experts) experts")

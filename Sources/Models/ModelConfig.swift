@@ -18,11 +18,18 @@ public struct ModelConfig: Sendable {
     public var ropeScale: Float = 1
     /// NeoX-style RoPE rotates (i, i + d/2) pairs; otherwise (2i, 2i+1).
     public var ropeNeox: Bool
-    /// Llama 3.1 and later divide each pair's RoPE frequency by a factor of the `rope_freqs.weight` tensor.
-    public var ropeFrequencyFactors = false
+    /// How many of each head's dimensions RoPE rotates (the first ones; Phi-4-mini rotates 3/4).
+    public var ropeDimensions: Int
+    /// The tensor of per-pair divisors of the RoPE frequencies, if any: `rope_freqs.weight` (Llama 3.1
+    /// and later), or LongRoPE's short or long factors (Phi-3/3.5/4-mini).
+    public var ropeFactorsTensor: String? = nil
+    /// The file's `rope.scaling.attn_factor`: it multiplies every rotation (LongRoPE's and YaRN's magnitude).
+    public var ropeAttentionFactor: Float = 1
     /// YaRN context extension (`rope.scaling.type` "yarn", scaled by 1 / `ropeScale`): the context the
-    /// model was trained on before it, and the file's attention factor.
-    public var yarn: (originalContext: Int, attentionFactor: Float)? = nil
+    /// model was trained on before it (nil: no YaRN).
+    public var yarnOriginalContext: Int? = nil
+    /// The longest sequence the model will be run for (LongRoPE chooses its factors by it).
+    public var sequenceLength: Int
     /// Gemma multiplies embeddings by sqrt(embeddingLength).
     public var embeddingScale: Float = 1
     /// Scale applied to attention scores (default 1/sqrt(headDim)).
@@ -63,7 +70,7 @@ public struct ModelConfig: Sendable {
     }
 
     /// The common hyper-parameters, read under the architecture's key prefix.
-    init(gguf: GGUFFile, vocabularySize: Int) throws {
+    init(gguf: GGUFFile, vocabularySize: Int, sequenceLength: Int?) throws {
         let arch = gguf.architecture ?? "unknown"
         func required(_ suffix: String) throws -> Int {
             guard let v = try gguf.integer(arch + "." + suffix) else { throw ModelError.missingKey(arch + "." + suffix) }
@@ -79,6 +86,7 @@ public struct ModelConfig: Sendable {
         feedForwardLength = try gguf.integer(arch + ".feed_forward_length") ?? 0
         self.vocabularySize = vocabularySize
         trainedContext = try gguf.integer(arch + ".context_length") ?? 2048
+        self.sequenceLength = sequenceLength ?? trainedContext
         pooling = Pooling(code: try gguf.integer(arch + ".pooling_type"))
         rmsEpsilon = try gguf.float(arch + ".attention.layer_norm_rms_epsilon") ?? 1e-5
         ropeBase = try gguf.float(arch + ".rope.freq_base") ?? 10000
@@ -87,14 +95,18 @@ public struct ModelConfig: Sendable {
             ropeScale = 1 / factor
         }
         if scaling == "yarn" {
-            yarn = (originalContext: try gguf.integer(arch + ".rope.scaling.original_context_length") ?? trainedContext,
-                    attentionFactor: try gguf.float(arch + ".rope.scaling.attn_factor") ?? 1)
+            yarnOriginalContext = try gguf.integer(arch + ".rope.scaling.original_context_length") ?? trainedContext
         }
+        ropeAttentionFactor = try gguf.float(arch + ".rope.scaling.attn_factor") ?? 1
         ropeNeox = false
+        ropeDimensions = try gguf.integer(arch + ".rope.dimension_count") ?? headDim
         attentionScale = 1 / Float(headDim).squareRoot()
         if let window = try gguf.integer(arch + ".attention.sliding_window"), window > 0 { slidingWindow = window }
         guard heads > 0, kvHeads > 0, heads % kvHeads == 0, headDim > 0, headDim % 2 == 0 else {
             throw ModelError.badShape("\(heads) heads, \(kvHeads) KV heads and head size \(headDim) do not fit")
+        }
+        guard ropeDimensions > 0, ropeDimensions % 2 == 0, ropeDimensions <= headDim else {
+            throw ModelError.badShape("RoPE over \(ropeDimensions) dimensions of a head of \(headDim)")
         }
     }
 }

@@ -12,8 +12,9 @@ public final class Transformer: @unchecked Sendable {
     public let file: GGUFFile
     public let pool: ThreadPool
     let weights: ModelWeights
-    /// YaRN's constants for the global layers' RoPE base and the sliding-window layers'.
-    let yarn: (global: YaRNRamp, sliding: YaRNRamp)?
+    /// RoPE scaling's constants for the global layers' RoPE base and the sliding-window layers': YaRN's
+    /// blend and magnitude, or only the file's attention factor as the magnitude (LongRoPE).
+    let ropeScaling: (global: YaRNRamp, sliding: YaRNRamp)?
     /// Tokens processed per forward step; longer prompts are cut into chunks of this size.
     public let batchCapacity: Int
     let scratch: Scratch
@@ -22,20 +23,23 @@ public final class Transformer: @unchecked Sendable {
     public let kernel: DotKernel
 
     /// `pool`: the process's shared workers (a server runs every model on one pool, one step at a
-    /// time); without it the model gets a pool of `threads` of its own.
-    public init(gguf: GGUFFile, vocabularySize: Int, threads: Int = ThreadPool.defaultThreadCount(), pool: ThreadPool? = nil,
-                batchCapacity: Int = 256, kernel: DotKernel = .current) throws {
+    /// time); without it the model gets a pool of `threads` of its own. `sequenceLength`: the longest
+    /// sequence it will run (nil: the trained context), which LongRoPE models choose factors by.
+    public init(gguf: GGUFFile, vocabularySize: Int, sequenceLength: Int? = nil, threads: Int = ThreadPool.defaultThreadCount(),
+                pool: ThreadPool? = nil, batchCapacity: Int = 256, kernel: DotKernel = .current) throws {
         self.kernel = kernel
         file = gguf
-        config = try ArchitectureRegistry.config(for: gguf, vocabularySize: vocabularySize)
+        config = try ArchitectureRegistry.config(for: gguf, vocabularySize: vocabularySize, sequenceLength: sequenceLength)
         weights = try ModelWeights(gguf: gguf, config: config)
         let c = config
-        yarn = c.yarn.map { y in
-            let ramp = { (base: Float) in
-                YaRNRamp(headDim: c.headDim, base: base, factor: 1 / c.ropeScale, originalContext: y.originalContext, attentionFactor: y.attentionFactor)
+        let ramp = { (base: Float) -> YaRNRamp? in
+            if let original = c.yarnOriginalContext {
+                return YaRNRamp(headDim: c.ropeDimensions, base: base, factor: 1 / c.ropeScale, originalContext: original,
+                                attentionFactor: c.ropeAttentionFactor)
             }
-            return (ramp(c.ropeBase), ramp(c.ropeBaseSliding ?? c.ropeBase))
+            return c.ropeAttentionFactor == 1 ? nil : YaRNRamp(magnitude: c.ropeAttentionFactor)
         }
+        ropeScaling = ramp(c.ropeBase).map { ($0, ramp(c.ropeBaseSliding ?? c.ropeBase)!) }
         self.pool = pool ?? ThreadPool(threads: threads)
         self.batchCapacity = batchCapacity
         scratch = Scratch(config: config, batch: batchCapacity, threads: self.pool.count, tileFloats: Self.tileFloats(config))
@@ -264,12 +268,12 @@ public final class Transformer: @unchecked Sendable {
     private func rope(_ head: UnsafeMutablePointer<Float>, position: Int, sliding: Bool) {
         let c = config
         let base = sliding ? (c.ropeBaseSliding ?? c.ropeBase) : c.ropeBase
-        let ramp = sliding ? yarn?.sliding : yarn?.global
+        let ramp = sliding ? ropeScaling?.sliding : ropeScaling?.global
         guard let factors = weights.ropeFactors else {
-            return VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox, yarn: ramp)
+            return VectorOps.rope(head, headDim: c.ropeDimensions, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox, yarn: ramp)
         }
         factors.withUnsafeBufferPointer {
-            VectorOps.rope(head, headDim: c.headDim, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox,
+            VectorOps.rope(head, headDim: c.ropeDimensions, position: position, base: base, scale: c.ropeScale, neox: c.ropeNeox,
                            factors: $0.baseAddress, yarn: ramp)
         }
     }

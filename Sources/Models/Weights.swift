@@ -66,9 +66,14 @@ struct ModelWeights {
         func feedForward(_ p: String) throws -> FeedForwardWeights {
             let ff = c.feedForwardLength
             guard let routing = c.experts else {
+                let down = try matrix(p + "ffn_down.weight", rows: e, columns: ff)
+                // Phi-3 fuses gate and up into one `ffn_up` of twice the width, gate first.
+                if gguf.tensor(named: p + "ffn_gate.weight") == nil, gguf.tensor(named: p + "ffn_up.weight")?.dimensions.last == 2 * ff {
+                    let fused = try matrix(p + "ffn_up.weight", rows: 2 * ff, columns: e)
+                    return .dense(gate: fused.rows(0..<ff), up: fused.rows(ff..<(2 * ff)), down: down)
+                }
                 return .dense(gate: try matrix(p + "ffn_gate.weight", rows: ff, columns: e),
-                              up: try matrix(p + "ffn_up.weight", rows: ff, columns: e),
-                              down: try matrix(p + "ffn_down.weight", rows: e, columns: ff))
+                              up: try matrix(p + "ffn_up.weight", rows: ff, columns: e), down: down)
             }
             let n = routing.count, biased = c.expertBiases
             /// One bias row of `width` per expert, from a [width, count] tensor.
@@ -99,18 +104,30 @@ struct ModelWeights {
         embeddings = try matrix("token_embd.weight", rows: c.vocabularySize, columns: e)
         outputNorm = try vector("output_norm.weight", count: e)
         output = gguf.tensor(named: "output.weight") == nil ? embeddings : try matrix("output.weight", rows: c.vocabularySize, columns: e)
-        ropeFactors = c.ropeFrequencyFactors ? try vector("rope_freqs.weight", count: c.headDim / 2) : nil
+        ropeFactors = try c.ropeFactorsTensor.map { try vector($0, count: c.ropeDimensions / 2) }
+        /// The Q, K and V projections (and biases, where the architecture has them): three tensors, or
+        /// rows of one fused `attn_qkv` (Phi-3).
+        func projections(_ p: String) throws -> (q: WeightMatrix, k: WeightMatrix, v: WeightMatrix, biases: [[Float]]?) {
+            let parts = [0..<qDim, qDim..<(qDim + kvDim), (qDim + kvDim)..<(qDim + 2 * kvDim)]
+            if gguf.tensor(named: p + "attn_qkv.weight") != nil {
+                let fused = try matrix(p + "attn_qkv.weight", rows: qDim + 2 * kvDim, columns: e)
+                let bias = c.qkvBias ? try vector(p + "attn_qkv.bias", count: qDim + 2 * kvDim) : nil
+                return (fused.rows(parts[0]), fused.rows(parts[1]), fused.rows(parts[2]), bias.map { b in parts.map { Array(b[$0]) } })
+            }
+            let names = ["attn_q", "attn_k", "attn_v"]
+            let m = try zip(names, parts).map { try matrix(p + $0 + ".weight", rows: $1.count, columns: e) }
+            let biases = c.qkvBias ? try zip(names, parts).map { try vector(p + $0 + ".bias", count: $1.count) } : nil
+            return (m[0], m[1], m[2], biases)
+        }
+
         layers = try (0..<c.layers).map { i in
             let p = "blk.\(i)."
+            let (q, k, v, biases) = try projections(p)
             return LayerWeights(
                 attentionNorm: try vector(p + "attn_norm.weight", count: e),
-                q: try matrix(p + "attn_q.weight", rows: qDim, columns: e),
-                k: try matrix(p + "attn_k.weight", rows: kvDim, columns: e),
-                v: try matrix(p + "attn_v.weight", rows: kvDim, columns: e),
+                q: q, k: k, v: v,
                 output: try matrix(p + "attn_output.weight", rows: e, columns: qDim),
-                qBias: c.qkvBias ? try vector(p + "attn_q.bias", count: qDim) : nil,
-                kBias: c.qkvBias ? try vector(p + "attn_k.bias", count: kvDim) : nil,
-                vBias: c.qkvBias ? try vector(p + "attn_v.bias", count: kvDim) : nil,
+                qBias: biases?[0], kBias: biases?[1], vBias: biases?[2],
                 outputBias: c.outputBias ? try vector(p + "attn_output.bias", count: e) : nil,
                 sinks: c.attentionSinks ? try vector(p + "attn_sinks.weight", count: c.heads) : nil,
                 qNorm: c.qkNorm ? try vector(p + "attn_q_norm.weight", count: c.headDim) : nil,

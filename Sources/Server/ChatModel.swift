@@ -43,7 +43,7 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, parallel: Int = 4, kvCacheType: KVCacheType = .f16,
                 prefixCache: (directory: URL, bytes: Int)? = nil, queue: InferenceQueue) throws {
         tokenizer = try Tokenizer(gguf: file)
-        transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, pool: queue.pool)
+        transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, sequenceLength: contextLength, pool: queue.pool)
         trainedContextLength = transformer.config.trainedContext
         self.contextLength = contextLength
         self.parallel = parallel

@@ -8,6 +8,8 @@ struct SpecialTokenMatcher: Sendable {
         let length: Int
         /// User-defined tokens are matched even when special tokens are not parsed.
         let alwaysMatched: Bool
+        /// The whitespace right after the token is dropped (Phi-3's special tokens).
+        let stripsRight: Bool
     }
 
     /// In precedence order: longest first, then lowest id.
@@ -16,9 +18,9 @@ struct SpecialTokenMatcher: Sendable {
     /// For each trie node, the entry index ending there, or -1.
     private var terminal: [Int32] = [-1]
 
-    init(_ tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool)]) {
+    init(_ tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool, stripsRight: Bool)]) {
         let sorted = tokens.filter { !$0.bytes.isEmpty }.sorted { ($0.bytes.count, -$0.id) > ($1.bytes.count, -$1.id) }
-        entries = sorted.map { Entry(id: $0.id, length: $0.bytes.count, alwaysMatched: $0.alwaysMatched) }
+        entries = sorted.map { Entry(id: $0.id, length: $0.bytes.count, alwaysMatched: $0.alwaysMatched, stripsRight: $0.stripsRight) }
         for (index, token) in sorted.enumerated() {
             var node: Int32 = 0
             for b in token.bytes {
@@ -60,15 +62,26 @@ struct SpecialTokenMatcher: Sendable {
         guard !occurrences.isEmpty else { return [.text(bytes[...])] }
         occurrences.sort { ($0.entry, $0.position) < ($1.entry, $1.position) }
 
+        // Each byte: the entry that claimed it, -1 (text) or `stripped` (whitespace a right-stripping
+        // token dropped before any later token could claim it, as llama.cpp strips its right remainder).
+        let stripped: Int32 = -2
         var claimedBy = [Int32](repeating: -1, count: bytes.count)
         var lastEntry: Int32 = -1
         var lastEnd = 0
         for (e, p) in occurrences {
             if e != lastEntry { lastEntry = e; lastEnd = 0 }
             let end = p + entries[Int(e)].length
-            guard p >= lastEnd, !claimedBy[p..<end].contains(where: { $0 >= 0 }) else { continue }
+            guard p >= lastEnd, !claimedBy[p..<end].contains(where: { $0 != -1 }) else { continue }
             for k in p..<end { claimedBy[k] = e }
             lastEnd = end
+            guard entries[Int(e)].stripsRight else { continue }
+            var k = end
+            // C's isspace: space, \t, \n, \v, \f, \r.
+            while k < bytes.count, claimedBy[k] == -1, bytes[k] == 0x20 || (0x09...0x0D).contains(bytes[k]) {
+                claimedBy[k] = stripped
+                k += 1
+            }
+            lastEnd = k
         }
 
         var fragments: [Fragment] = []
@@ -76,10 +89,14 @@ struct SpecialTokenMatcher: Sendable {
         var i = 0
         while i < bytes.count {
             let e = claimedBy[i]
-            if e < 0 { i += 1; continue }
+            if e == -1 { i += 1; continue }
             if textStart < i { fragments.append(.text(bytes[textStart..<i])) }
-            fragments.append(.token(entries[Int(e)].id))
-            i += entries[Int(e)].length
+            if e == stripped {
+                i += 1
+            } else {
+                fragments.append(.token(entries[Int(e)].id))
+                i += entries[Int(e)].length
+            }
             textStart = i
         }
         if textStart < bytes.count { fragments.append(.text(bytes[textStart...])) }

@@ -51,7 +51,7 @@ public final class Tokenizer: Sendable {
         specialTokens = SpecialTokenMatcher(v.attributes.indices.compactMap { i in
             let a = v.attributes[i]
             guard !a.isDisjoint(with: [.control, .userDefined, .unknown]) else { return nil }
-            return (Int32(i), v.tokenBytes[i], a.contains(.userDefined) && a.isDisjoint(with: [.control, .unknown]))
+            return (Int32(i), v.tokenBytes[i], a.contains(.userDefined) && a.isDisjoint(with: [.control, .unknown]), a.contains(.stripsRight))
         })
         pieces = (0..<v.count).map { Self.piece(of: Int32($0), in: v) }
     }

@@ -11,6 +11,8 @@ public struct TokenAttributes: OptionSet, Sendable, Hashable {
     public static let unused = TokenAttributes(rawValue: 1 << 4)
     public static let byte = TokenAttributes(rawValue: 1 << 5)
     public static let undefined = TokenAttributes(rawValue: 1 << 6)
+    /// Whitespace after the token is not text of its own (llama.cpp's RSTRIP).
+    public static let stripsRight = TokenAttributes(rawValue: 1 << 7)
 
     init(ggufType: Int) {
         switch ggufType {
@@ -148,6 +150,15 @@ public struct Vocabulary: Sendable {
             if eot == end { eot = nil }
         }
         endOfGeneration = eog
+        // Phi-3's tokenizer drops the whitespace after its special tokens (its added tokens' rstrip),
+        // except after <unk>, <s> and <|endoftext|>; llama.cpp recognises the model by name.
+        let name = (try gguf.string("general.name") ?? "").lowercased()
+        if name.contains("phi-3") || name.contains("phi3") {
+            let kept = Set(["<unk>", "<s>", "<|endoftext|>"].compactMap(token))
+            for i in attributes.indices where !attributes[i].isDisjoint(with: [.control, .userDefined, .unknown]) && !kept.contains(Int32(i)) {
+                attributes[i].insert(.stripsRight)
+            }
+        }
     }
 
     public func isControl(_ id: Int32) -> Bool { attributes[Int(id)].contains(.control) }

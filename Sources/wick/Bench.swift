@@ -27,10 +27,10 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try LoadedModel(path: model, threads: threads)
+        let length = depth + max(p, 0) + max(n, 0) + 1
+        let loaded = try LoadedModel(path: model, threads: threads, sequenceLength: length)
         let transformer = loaded.transformer
         let vocabulary = Int32(loaded.tokenizer.vocabulary.count)
-        let length = depth + max(p, 0) + max(n, 0) + 1
         guard kvCacheType.supports(headDim: transformer.config.headDim) else {
             throw ValidationError("a \(kvCacheType.rawValue) KV cache needs a head size that is a multiple of 32 (this model's: \(transformer.config.headDim))")
         }

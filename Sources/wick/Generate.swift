@@ -20,7 +20,7 @@ struct Generate: ParsableCommand {
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
 
     func run() throws {
-        let loaded = try LoadedModel(path: model, threads: threads)
+        let loaded = try LoadedModel(path: model, threads: threads, sequenceLength: contextLength)
         let promptTokens = loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
         guard !promptTokens.isEmpty else { throw ValidationError("the prompt is empty") }
         guard promptTokens.count < contextLength else {

@@ -8,9 +8,10 @@ struct LoadedModel {
     let tokenizer: Tokenizer
     let transformer: Transformer
 
-    init(path: String, threads: Int) throws {
+    /// `sequenceLength`: the longest sequence it will run.
+    init(path: String, threads: Int, sequenceLength: Int) throws {
         file = try GGUFFile(path: path)
         tokenizer = try Tokenizer(gguf: file)
-        transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, threads: threads)
+        transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, sequenceLength: sequenceLength, threads: threads)
     }
 }

@@ -10,7 +10,7 @@ enum TestModels {
     static let gemma = "gemma-3-270m-q4_k_m"
     static let qwen = "qwen2.5-coder-0.5b-instruct-q4_k_m"
     static let real = [smollm, gemma, qwen]
-    static let tiny = ["tiny-qwen3", "tiny-llama31", "tiny-llama-iq4", "tiny-qwen3moe", "tiny-qwen3-yarn", "tiny-llama-yarn", "tiny-gpt-oss"]
+    static let tiny = ["tiny-qwen3", "tiny-llama31", "tiny-llama-iq4", "tiny-qwen3moe", "tiny-qwen3-yarn", "tiny-llama-yarn", "tiny-gpt-oss", "tiny-phi3"]
     static let all = real + tiny
 
     static var directory: String {

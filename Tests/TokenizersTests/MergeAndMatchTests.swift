@@ -40,8 +40,10 @@ import Testing
         }
     }
 
-    /// llama.cpp's partition, written plainly: each token, longest first, splits every text fragment.
-    func naivePartition(_ text: [UInt8], _ tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool)], parseSpecial: Bool) -> [SpecialTokenMatcher.Fragment] {
+    /// llama.cpp's partition, written plainly: each token, longest first, splits every text fragment
+    /// (a right-stripping token drops the spaces that start its right remainder).
+    func naivePartition(_ text: [UInt8], _ tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool, stripsRight: Bool)],
+                        parseSpecial: Bool) -> [SpecialTokenMatcher.Fragment] {
         var frags: [SpecialTokenMatcher.Fragment] = text.isEmpty ? [] : [.text(text[...])]
         let sorted = tokens.sorted { ($0.bytes.count, -$0.id) > ($1.bytes.count, -$1.id) }
         for t in sorted where parseSpecial || t.alwaysMatched {
@@ -54,6 +56,7 @@ import Testing
                         if start < i { out.append(.text(hay[start..<i])) }
                         out.append(.token(t.id))
                         i += t.bytes.count
+                        while t.stripsRight && i < hay.endIndex && hay[i] == 0x20 { i += 1 }
                         start = i
                     } else {
                         i += 1
@@ -68,14 +71,16 @@ import Testing
 
     @Test func trieMatcherMatchesThePlainAlgorithm() {
         var rng = SplitMix(seed: 3)
-        for round in 0..<200 {
-            let tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool)] = (0..<Int(rng.next() % 8 + 1)).map { i in
-                (Int32(i), (0..<Int(rng.next() % 4 + 1)).map { _ in UInt8(97 + rng.next() % 3) }, rng.next() % 2 == 0)
+        for round in 0..<2000 {
+            // Letters and spaces, some tokens dropping the spaces after them (tokens may hold spaces too).
+            func byte() -> UInt8 { [97, 98, 99, 32][Int(rng.next() % 4)] }
+            let tokens: [(id: Int32, bytes: [UInt8], alwaysMatched: Bool, stripsRight: Bool)] = (0..<Int(rng.next() % 8 + 1)).map { i in
+                (Int32(i), (0..<Int(rng.next() % 4 + 1)).map { _ in byte() }, rng.next() % 2 == 0, rng.next() % 3 == 0)
             }
             var seen = Set<[UInt8]>()
             let unique = tokens.filter { seen.insert($0.bytes).inserted }
             let matcher = SpecialTokenMatcher(unique)
-            let text = (0..<Int(rng.next() % 30)).map { _ in UInt8(97 + rng.next() % 3) }
+            let text = (0..<Int(rng.next() % 30)).map { _ in byte() }
             for parse in [false, true] {
                 let got = matcher.partition(text, parseSpecial: parse)
                 let want = naivePartition(text, unique, parseSpecial: parse)

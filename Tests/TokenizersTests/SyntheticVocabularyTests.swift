@@ -4,9 +4,10 @@ import Testing
 
 /// Tiny vocabularies written with the GGUF writer, with results worked out by hand.
 @Suite struct SyntheticVocabularyTests {
-    func sentencePiece() throws -> Tokenizer {
+    func sentencePiece(name: String? = nil) throws -> Tokenizer {
         var w = GGUFWriter()
         w.set("general.architecture", .string("llama"))
+        if let name { w.set("general.name", .string(name)) }
         w.set("tokenizer.ggml.model", .string("llama"))
         var tokens = ["<unk>", "<s>", "</s>", "<ctl>"]
         var types: [Int32] = [2, 3, 3, 3]
@@ -41,6 +42,18 @@ import Testing
         #expect(!t.encode("<ctl>hello").contains(3))
         #expect(t.decode([3]) == "<ctl>")
         #expect(t.decode([3], special: false) == "")
+    }
+
+    @Test func phi3SpecialTokensDropTheWhitespaceAfterThem() throws {
+        let phi = try sentencePiece(name: "Phi-3 Mini 4k Instruct")
+        let id = { (s: String) in phi.vocabulary.id(of: s)! }
+        // "<ctl>\n hello" reads as "<ctl>hello"; not after <s> (kept, as llama.cpp keeps it), nor in other models.
+        #expect(phi.encode("<ctl>\n hello", parseSpecial: true) == [3, id("▁hello")])
+        #expect(phi.encode("<ctl> \t", parseSpecial: true) == [3])
+        #expect(phi.encode("<s> hello", parseSpecial: true).count > 2)
+        #expect(try sentencePiece(name: "Llama").encode("<ctl>\n hello", parseSpecial: true).count > 2)
+        // Unparsed, the token is text and nothing is dropped.
+        #expect(phi.decode(phi.encode("<ctl>\n hello")) == " <ctl>\n hello")
     }
 
     @Test func bytePairsApplyMergesInRankOrder() throws {

@@ -8,6 +8,10 @@ enum Llama: Architecture {
     static func configure(_ c: inout ModelConfig, gguf: GGUFFile) throws {
         // Q and K were permuted at conversion for interleaved RoPE.
         c.ropeNeox = false
-        c.ropeFrequencyFactors = gguf.tensor(named: "rope_freqs.weight") != nil
+        if gguf.tensor(named: "rope_freqs.weight") != nil { c.ropeFactorsTensor = "rope_freqs.weight" }
+        // Llama rotates whole heads (llama.cpp refuses such a file too).
+        guard c.ropeDimensions == c.headDim else {
+            throw ModelError.unsupportedFeature("RoPE over \(c.ropeDimensions) of the head's \(c.headDim) dimensions")
+        }
     }
 }
