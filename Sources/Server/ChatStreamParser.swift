@@ -177,7 +177,7 @@ struct ChatStreamParser {
     static func canonicalHead(_ text: String) -> (tag: String?, name: String, rest: Substring)? {
         var s = Substring(text).drop(while: \.isWhitespace)
         var opening: String?
-        for tag in ["<tool_call>", "[TOOL_CALLS]"] where s.hasPrefix(tag) {
+        for tag in ["<tool_call>"] + ToolCallFormat.arrayMarkers where s.hasPrefix(tag) {
             s = s.dropFirst(tag.count).drop(while: \.isWhitespace)
             opening = tag
         }

@@ -45,12 +45,14 @@ struct PromptBuilder: Sendable {
 
     func build(_ request: ChatRequest) throws -> Built {
         guard let template else { throw APIError.invalid("This model's chat template could not be parsed.", code: "template_error") }
+        let tools = request.toolChoice == .none ? [] : request.tools
+        let messages = toolFormat == .functools ? Self.functoolsMessages(request.messages, tools: tools) : request.messages
         var context: [String: Value] = [
-            "messages": .array(request.messages), "add_generation_prompt": .bool(true),
+            "messages": .array(messages), "add_generation_prompt": .bool(true),
             "bos_token": .string(bosText), "eos_token": .string(eosText),
         ]
-        if !request.tools.isEmpty && request.toolChoice != .none { context["tools"] = .array(request.tools) }
-        var built = Built(text: try Self.render(template, context, messages: request.messages))
+        if !tools.isEmpty { context["tools"] = .array(tools) }
+        var built = Built(text: try Self.render(template, context, messages: messages))
         built.startsInReasoning = built.text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("<think>")
         // A required call to the only tool is a named call; among several, the name the model
         // writes is held to the tools' names.

@@ -9,6 +9,7 @@ extension ToolCallFormat {
         switch self {
         case .hermes: return ("<tool_call>\n", "\n</tool_call>", "<tool_call>")
         case .mistral: return ("[TOOL_CALLS][", "]", "[TOOL_CALLS]")
+        case .functools: return ("functools[", "]", "functools[")
         case .json: return ("", "", nil)
         case .harmony: return (Self.harmonyCallOpening, "", nil)
         }

@@ -21,19 +21,27 @@ enum ToolCallFormat: Equatable {
     case json
     /// gpt-oss: harmony messages, a call a `commentary` message to `functions.NAME` (`HarmonyReader`).
     case harmony
+    /// Phi-4-mini: `functools[{"name": …, "arguments": …}, …]`, its tools in the system message
+    /// between `<|tool|>` and `<|/tool|>`.
+    case functools
 
     init(template: String) {
         if template.contains("<|channel|>") { self = .harmony }
         else if template.contains("<tool_call>") { self = .hermes }
         else if template.contains("[TOOL_CALLS]") { self = .mistral }
+        else if template.contains("<|tool|>") && template.contains("<|/tool|>") { self = .functools }
         else { self = .json }
     }
+
+    /// The markers that open the families' JSON arrays of calls (Phi's ends with the array's `[`).
+    static let arrayMarkers = ["[TOOL_CALLS]", "functools["]
 
     /// Text that may begin a tool call, to be held back from the content stream until it is decided.
     var openingMarkers: [String] {
         switch self {
         case .hermes: return ["<tool_call>", "{", "```"]
         case .mistral: return ["[TOOL_CALLS]", "{", "[", "```"]
+        case .functools: return ["functools[", "{", "[", "```"]
         case .json: return ["{", "```", "<tool_call>"]
         case .harmony: return []
         }
@@ -45,6 +53,7 @@ enum ToolCallFormat: Equatable {
         let start = switch self {
         case .hermes: "<tool_call>\n{\"name\": \""
         case .mistral: "[TOOL_CALLS][{\"name\": \""
+        case .functools: "functools[{\"name\": \""
         case .json: "{\"name\": \""
         case .harmony: Self.harmonyCallOpening
         }
@@ -64,7 +73,7 @@ enum ToolCallFormat: Equatable {
             if rest.hasPrefix(prefix) { rest = rest.dropFirst(prefix.count).drop(while: \.isWhitespace); return true }
             return prefix.hasPrefix(rest) ? nil : false  // nil: too short to tell
         }
-        for opener in ["```json", "```", "<tool_call>", "[TOOL_CALLS]", "["] {
+        for opener in ["```json", "```", "<tool_call>"] + arrayMarkers + ["["] {
             switch skip(opener) {
             case nil: return true
             case true?: break
@@ -117,8 +126,9 @@ enum ToolCallFormat: Equatable {
             kept += rest
             content = kept
         }
-        if calls.isEmpty, let start = text.range(of: "[TOOL_CALLS]") {
-            let body = String(text[start.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
+        if calls.isEmpty, let start = Self.arrayMarkers.lazy.compactMap({ text.range(of: $0) }).first {
+            let bodyStart = text[start].hasSuffix("[") ? text.index(before: start.upperBound) : start.upperBound
+            let body = String(text[bodyStart...]).trimmingCharacters(in: .whitespacesAndNewlines)
             if case .array(let items)? = try? Value(jsonText: body) {
                 for item in items { if let c = Self.call(from: item, tools: tools, index: calls.count) { calls.append(c) } }
             } else if let c = Self.call(fromJSON: body, tools: tools, index: 0) {

@@ -114,6 +114,19 @@ struct ChatStreamParserTests {
         #expect(tagged.dropLast().flatMap { $0 }.filter { if case .toolCallArguments = $0 { return true }; return false }.count > 3)
     }
 
+    @Test func phiCallsStreamAfterFunctools() {
+        let text = #"functools[{"name": "search", "arguments": {"q": "cats"}}]"#
+        // Held by a grammar, as the model writes it; else read whole at the end (arguments made compact).
+        for (streams, arguments) in [(true, #"{"q": "cats"}"#), (false, #"{"q":"cats"}"#)] {
+            #expect(Self.merged(Self.run(Self.parser(streams: streams, format: .functools), text, pieces: [4]).flatMap { $0 })
+                    == [.toolCallStart(index: 0, id: "", name: "search"), .toolCallArguments(index: 0, fragment: arguments)])
+        }
+        // Opened by the grammar's trigger, the call streams before the reply ends.
+        let lazy = ChatStreamParser(format: .functools, tools: Self.tools, parseTools: true, parallelToolCalls: true,
+                                    heldCalls: .opening("functools["), startsInReasoning: false)
+        #expect(Self.run(lazy, text, pieces: [4]).dropLast().flatMap { $0 }.contains { if case .toolCallStart = $0 { return true }; return false })
+    }
+
     @Test func aCallToAnUnknownToolStaysContent() {
         let text = "<tool_call>\n{\"name\": \"delete_all\", \"arguments\": {}}\n</tool_call>"
         #expect(Self.merged(Self.run(Self.parser(streams: true), text, pieces: [7]).flatMap { $0 }) == [.content(text)])

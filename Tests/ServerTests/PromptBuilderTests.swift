@@ -76,6 +76,40 @@ struct PromptBuilderTests {
         #expect(!Self.fits(required.grammar, required.forcedReply + "other <|constrain|>json<|message|>{}"))
     }
 
+    @Test func phi4MiniGetsItsToolsInTheSystemMessageAndWritesFunctools() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("TemplatesTests/Fixtures")
+        let template = try String(contentsOf: fixtures.appendingPathComponent("templates/microsoft-Phi-4-mini-instruct.jinja"), encoding: .utf8)
+        let builder = PromptBuilder(template: template, bosText: "<s>", eosText: "</s>")
+        #expect(builder.toolFormat == .functools)
+        // The same conversation as the template fixtures' `tools_in_system`, sent as an OpenAI client sends it.
+        let weather = #"{"type":"function","function":{"name":"get_weather","description":"Current weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string","description":"City name"},"unit":{"type":"string","enum":["c","f"]}},"required":["city"]}}}"#
+        let call = #"{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}"#
+        let body = #"{"messages":[{"role":"system","content":"Use tools when helpful."},{"role":"user","content":"Weather in Paris?"},"# + call
+            + #",{"role":"tool","tool_call_id":"c1","content":"{\"temp\": 18}"}],"tools":["# + weather + "]}"
+        let built = try builder.build(request(body))
+        guard case .array(let cases) = try Value(jsonText: String(contentsOf: fixtures.appendingPathComponent("template-golden.json"), encoding: .utf8)) else {
+            Issue.record("template-golden.json is not an array")
+            return
+        }
+        let python = cases.compactMap { c -> Value? in
+            guard case .object(let o) = c, o["template"] == .string("microsoft-Phi-4-mini-instruct"), o["conversation"] == .string("tools_in_system"),
+                  case .object(let context)? = o["context"], context["add_generation_prompt"] == .bool(true) else { return nil }
+            return o["output"]
+        }
+        #expect(python == [.string(built.text)])
+        // Without a system message one is put first; tool_choice none leaves the tools out.
+        let bare = try builder.build(request(#"{"messages":[{"role":"user","content":"hi"}],"tools":["# + weather + "]}"))
+        #expect(bare.text.hasPrefix("<|system|><|tool|>[{\"name\": \"get_weather\"") && bare.text.hasSuffix("<|user|>hi<|end|><|assistant|>"))
+        let none = try builder.build(request(#"{"messages":[{"role":"user","content":"hi"}],"tool_choice":"none","tools":["# + weather + "]}"))
+        #expect(none.text == "<|user|>hi<|end|><|assistant|>")
+        // A required call opens `functools[` and is held to the tool's schema.
+        let required = try builder.build(request(#"{"messages":[{"role":"user","content":"hi"}],"tool_choice":"required","tools":["# + weather + "]}"))
+        #expect(required.forcedReply == #"functools[{"name": "get_weather", "arguments": {"#)
+        #expect(Self.fits(required.grammar, required.forcedReply + #""city": "Oslo"}}]"#))
+        #expect(!Self.fits(required.grammar, required.forcedReply + #""town": 1}}]"#))
+    }
+
     /// Whether a grammar takes `reply` (which begins with its prefix) to its end.
     static func fits(_ reply: ReplyGrammar?, _ text: String) -> Bool {
         guard let reply, text.hasPrefix(reply.prefix) else { return false }

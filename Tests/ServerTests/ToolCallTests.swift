@@ -8,6 +8,20 @@ struct ToolCallTests {
         #expect(ToolCallFormat(template: "{% if tools %}<tool_call>{% endif %}") == .hermes)
         #expect(ToolCallFormat(template: "[AVAILABLE_TOOLS]…[TOOL_CALLS]") == .mistral)
         #expect(ToolCallFormat(template: "{{ messages }}") == .json)
+        #expect(ToolCallFormat(template: "{{ '<|tool|>' + message['tools'] + '<|/tool|>' }}") == .functools)
+    }
+
+    @Test func phiCallsAreAFunctoolsArray() {
+        let text = #"Checking. functools[{"name": "search", "arguments": {"q": "errors"}}, {"name": "get_weather", "arguments": {"city": "Oslo"}}]"#
+        let (content, calls) = ToolCallFormat.functools.parse(text, tools: tools)
+        #expect(content == "Checking." && calls.map(\.name) == ["search", "get_weather"])
+        #expect(calls[1].arguments == #"{"city":"Oslo"}"#)
+        // Python's functools module in an answer is not a call.
+        let prose = "Use functools.lru_cache or functools[0] for that."
+        #expect(ToolCallFormat.functools.parse(prose, tools: tools) == (prose, []))
+        let required = ToolCallFormat.functools.forcedOpening(.named("search"))!
+        #expect(required == #"functools[{"name": "search", "arguments": {"#)
+        #expect(ToolCallFormat.functools.parse(required + #""q": 1}}]"#, tools: tools).calls.first?.arguments == #"{"q":1}"#)
     }
 
     @Test func hermesCallsLeaveTheContentClean() {
@@ -75,7 +89,7 @@ struct EarlyReleaseTests {
     let tools: Set<String> = ["get_weather", "search"]
 
     @Test func textThatMayStillBeACallIsHeld() {
-        for text in ["", "  ", "{", "```", "```json\n{\"na", "<tool_call>", "<tool_call>\n{\"name\": \"get_", "[TOOL_CALLS][{\"name\":\"search\"",
+        for text in ["", "  ", "{", "```", "```json\n{\"na", "<tool_call>", "<tool_call>\n{\"name\": \"get_", "[TOOL_CALLS][{\"name\":\"search\"", "functools", "functools[{\"name\": \"sea",
                      "{\"type\": \"function\"", "{\"function\": {", "{\"name\":", "{\"name\": \"search\", \"arguments\": {\"q\": 1"] {
             #expect(ToolCallFormat.mayBeCall(text, tools: tools), "\(text.debugDescription)")
         }
