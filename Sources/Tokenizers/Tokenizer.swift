@@ -11,6 +11,9 @@ public final class Tokenizer: Sendable {
     private let specialTokens: SpecialTokenMatcher
     /// Each token's text as the bytes it stands for (what detokenizing produces).
     private let pieces: [[UInt8]]
+    /// WordPiece: the normaliser and splitter, and the longest entry's byte length.
+    private let wordPiece: WordPiece
+    private let longestEntry: Int
 
     struct PairKey: Hashable {
         let left: Int32, right: Int32
@@ -40,7 +43,7 @@ public final class Tokenizer: Sendable {
             }
             merges = table
             byteTokens = ByteLevel.encode.map { v.id(of: String(Unicode.Scalar($0)!)) }
-        case .sentencePiece:
+        case .sentencePiece, .wordPiece:
             preTokenizer = nil
             merges = [:]
             byteTokens = (0..<256).map { b in
@@ -54,6 +57,8 @@ public final class Tokenizer: Sendable {
             return (Int32(i), v.tokenBytes[i], a.contains(.userDefined) && a.isDisjoint(with: [.control, .unknown]), a.contains(.stripsRight))
         })
         pieces = (0..<v.count).map { Self.piece(of: Int32($0), in: v) }
+        wordPiece = WordPiece(lowercase: v.lowercase, stripAccents: v.stripAccents)
+        longestEntry = v.kind == .wordPiece ? v.tokenBytes.reduce(0) { max($0, $1.count) } : 0
     }
 
     // MARK: - Encoding
@@ -78,11 +83,17 @@ public final class Tokenizer: Sendable {
                 case .sentencePiece:
                     let prefixed = (v.addSpacePrefix && previousWasSpecial ? [0x20] : []) + Array(bytes)
                     encodeSentencePiece(prefixed, into: &out, merger: &merger)
+                case .wordPiece:
+                    for word in wordPiece.words(Self.codepoints(bytes)) {
+                        if let found = WordPiece.pieces(of: word, longestEntry: longestEntry, id: { v.id(of: $0) }) { out += found }
+                        else if let unknown = v.unknown { out.append(unknown) }
+                    }
                 }
                 previousWasSpecial = false
             }
         }
         if addSpecial && v.addEOS, let eos = v.eos { out.append(eos) }
+        if addSpecial && v.kind == .wordPiece, let separator = v.separator { out.append(separator) }
         return out
     }
 
@@ -172,7 +183,7 @@ public final class Tokenizer: Sendable {
             switch v.kind {
             case .bytePairs:
                 return ByteLevel.bytes(of: text) ?? Array(text.utf8)
-            case .sentencePiece:
+            case .sentencePiece, .wordPiece:
                 var out: [UInt8] = []
                 for s in text.unicodeScalars {
                     if s == "\u{2581}" { out.append(0x20) } else { appendUTF8(s.value, to: &out) }

@@ -36,7 +36,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingVocabulary: return "the model file has no tokenizer vocabulary (tokenizer.ggml.tokens)"
-        case .unsupportedModel(let m): return "unsupported tokenizer model '\(m)' (supported: gpt2 byte-level BPE, llama SentencePiece)"
+        case .unsupportedModel(let m): return "unsupported tokenizer model '\(m)' (supported: gpt2 byte-level BPE, llama SentencePiece, bert WordPiece)"
         case .unsupportedPreTokenizer(let p): return "unsupported pre-tokenizer '\(p)'"
         case .inconsistent(let why): return "inconsistent tokenizer metadata: \(why)"
         }
@@ -45,7 +45,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
 
 /// The token table and the special-token facts of a model, read from GGUF metadata alone.
 public struct Vocabulary: Sendable {
-    public enum Kind: Sendable { case bytePairs, sentencePiece }
+    public enum Kind: Sendable { case bytePairs, sentencePiece, wordPiece }
 
     public let kind: Kind
     public let tokens: [String]
@@ -70,6 +70,10 @@ public struct Vocabulary: Sendable {
     public let addSpacePrefix: Bool
     /// BPE: emit a whole pre-tokenized word as one token when the vocabulary has it.
     let ignoreMerges: Bool
+    /// WordPiece: the separator closing an input ([SEP]), and BERT's normaliser.
+    public private(set) var separator: Int32?
+    let lowercase: Bool
+    let stripAccents: Bool
 
     public var count: Int { tokens.count }
 
@@ -82,6 +86,7 @@ public struct Vocabulary: Sendable {
         switch model {
         case "gpt2": kind = .bytePairs
         case "llama": kind = .sentencePiece
+        case "bert": kind = .wordPiece
         default: throw TokenizerError.unsupportedModel(model)
         }
         let pre = try gguf.string("tokenizer.ggml.pre") ?? "default"
@@ -114,17 +119,26 @@ public struct Vocabulary: Sendable {
             guard let v = try gguf.integer(key), v >= 0, v < n else { return nil }
             return Int32(v)
         }
-        bos = try tokenID("tokenizer.ggml.bos_token_id")
+        // BERT vocabularies default to [CLS] 101 (as the BOS), [UNK] 100, [SEP] 102.
+        let bert = kind == .wordPiece
+        func defaulted(_ id: Int32) -> Int32? { bert && Int(id) < n ? id : nil }
+        bos = try tokenID("tokenizer.ggml.bos_token_id") ?? defaulted(101)
         eos = try tokenID("tokenizer.ggml.eos_token_id")
         eot = try tokenID("tokenizer.ggml.eot_token_id")
-        unknown = try tokenID("tokenizer.ggml.unknown_token_id")
+        unknown = try tokenID("tokenizer.ggml.unknown_token_id") ?? defaulted(100)
+        separator = try tokenID("tokenizer.ggml.seperator_token_id") ?? defaulted(102)
+        lowercase = try gguf.bool("tokenizer.ggml.normalizer.lowercase") ?? true
+        stripAccents = try gguf.bool("tokenizer.ggml.normalizer.strip_accents") ?? lowercase
         padding = try tokenID("tokenizer.ggml.padding_token_id")
         let eom = try tokenID("tokenizer.ggml.eom_token_id")
 
         let llama3Like = ["llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral", "tekken", "lfm2"].contains(pre)
         ignoreMerges = kind == .bytePairs && llama3Like
-        addBOS = try gguf.bool("tokenizer.ggml.add_bos_token") ?? (kind == .sentencePiece || llama3Like)
-        addEOS = try gguf.bool("tokenizer.ggml.add_eos_token") ?? false
+        // WordPiece inputs always open with [CLS] and close with [SEP] (llama.cpp ignores the flags there).
+        let fileAddsBOS = try gguf.bool("tokenizer.ggml.add_bos_token") ?? (kind == .sentencePiece || llama3Like)
+        let fileAddsEOS = try gguf.bool("tokenizer.ggml.add_eos_token") ?? false
+        addBOS = bert || fileAddsBOS
+        addEOS = !bert && fileAddsEOS
         addSpacePrefix = try gguf.bool("tokenizer.ggml.add_space_prefix") ?? (kind == .sentencePiece)
 
         // Like llama.cpp, recognise end-of-turn tokens by their text and make sure they are control tokens.

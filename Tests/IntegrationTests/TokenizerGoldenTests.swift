@@ -12,14 +12,30 @@ import Tokenizers
             let bos: Bool
             let ids: [Int32]
         }
+        /// The WordPiece vocabulary llama.cpp tokenized with (no test model is a BERT).
+        struct WordPieceVocabulary: Decodable {
+            let tokens: [String]
+            let types: [Int32]
+        }
         let corpus: [String]
         let models: [String: [Case]]
+        let wordpiece: WordPieceVocabulary
     }
 
     static let golden: Golden? = try? JSONDecoder().decode(Golden.self, from: TestModels.fixture("tokenizer-golden.json"))
 
-    /// A test model's tokenizer, or for "model@pre" that model's vocabulary with another pre-tokenizer.
+    /// A test model's tokenizer, or for "model@pre" that model's vocabulary with another pre-tokenizer,
+    /// or the fixture's WordPiece vocabulary.
     static func tokenizer(_ name: String) throws -> Tokenizer {
+        if name == "wordpiece" {
+            let vocabulary = try #require(golden).wordpiece
+            var w = GGUFWriter()
+            w.set("general.architecture", .string("bert"))
+            w.set("tokenizer.ggml.model", .string("bert"))
+            w.set("tokenizer.ggml.tokens", strings: vocabulary.tokens)
+            w.set("tokenizer.ggml.token_type", int32s: vocabulary.types)
+            return try Tokenizer(gguf: GGUFFile(data: w.bytes()))
+        }
         let parts = name.split(separator: "@").map(String.init)
         let file = try TestModels.open(parts[0])
         guard parts.count == 2 else { return try Tokenizer(gguf: file) }
@@ -31,7 +47,7 @@ import Tokenizers
         return try Tokenizer(gguf: GGUFFile(data: w.bytes()))
     }
 
-    static let cases = TestModels.real + ["llama-bpe", "tekken", "gpt-4o", "default"].map { TestModels.qwen + "@" + $0 }
+    static let cases = TestModels.real + ["llama-bpe", "tekken", "gpt-4o", "default"].map { TestModels.qwen + "@" + $0 } + ["wordpiece"]
 
     @Test(arguments: cases)
     func idsMatchLlamaCpp(model: String) throws {
