@@ -46,11 +46,13 @@ struct WordPiece: Sendable {
         var out: [Int32] = []
         var i = 0
         while i < marked.count {
-            var j = min(marked.count, i + longestEntry)
-            while j > i, id(Array(marked[i..<j])) == nil { j -= 1 }
-            guard j > i, let token = id(Array(marked[i..<j])) else { return nil }
-            out.append(token)
-            i = j
+            var found: (token: Int32, end: Int)?
+            for j in stride(from: min(marked.count, i + longestEntry), to: i, by: -1) {
+                if let token = id(Array(marked[i..<j])) { found = (token, j); break }
+            }
+            guard let found else { return nil }
+            out.append(found.token)
+            i = found.end
         }
         return out
     }
