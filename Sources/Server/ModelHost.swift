@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import GGUF
 import Logging
@@ -58,6 +55,7 @@ public actor ModelHost {
     public init(queue: InferenceQueue, store: ModelStore?, settings: Settings = Settings(), defaultParallel: Int = 4,
                 defaultKVCacheType: KVCacheType = .f16,
                 availableMemory: @escaping @Sendable () -> Int64 = { SystemMemory.current().availableBytes }) {
+        SystemHeap.fixThresholds
         self.queue = queue
         planner = LoadPlanner(store: store, settings: settings, threads: queue.pool.count, defaultParallel: defaultParallel,
                               defaultKVCacheType: defaultKVCacheType, availableMemory: availableMemory)
@@ -149,19 +147,13 @@ public actor ModelHost {
             releasing += removed.filter { $0.model.activeRequests > 0 }.map { Released(model: $0.model) }
             ids = removed.map(\.identifier)
         }
-        if !ids.isEmpty { Self.trimHeap?(0) }
+        if !ids.isEmpty { SystemHeap.trim() }
         return ids
     }
 
     /// A model unloaded while a generation held it.
     private struct Released { weak var model: ChatModel? }
     private var releasing: [Released] = []
-
-    /// glibc's `malloc_trim` (its header is not imported into Swift): returns freed heap pages to
-    /// the system, so an unloaded model's tokenizer tables do not stay in the resident set.
-    private static let trimHeap: (@convention(c) (Int) -> Int32)? = dlsym(nil, "malloc_trim").map {
-        unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self)
-    }
 
     private func uniqueIndex(ofKey key: String) -> Int? {
         let matches = instances.indices.filter { instances[$0].key?.lowercased() == key.lowercased() }
@@ -216,7 +208,7 @@ public actor ModelHost {
     public func sweep(now: ContinuousClock.Instant = .now) {
         if releasing.contains(where: { $0.model == nil }) {
             releasing.removeAll { $0.model == nil }
-            Self.trimHeap?(0)
+            SystemHeap.trim()
         }
         let expired = instances.compactMap { i -> (String, Int)? in
             guard let ttl = i.ttl, i.model.activeRequests == 0, now - i.model.lastUsed >= .seconds(ttl) else { return nil }
