@@ -15,6 +15,25 @@ public enum VectorOps {
         for i in 0..<n { y[i] = x[i] * scale * (weight[i] + weightOffset) }
     }
 
+    /// LayerNorm with a bias (BERT): (x − mean) / sqrt(variance + ε) · weight + bias, mean and variance
+    /// summed in double precision as llama.cpp does. `y` may be `x`.
+    public static func layerNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                 epsilon: Float, count n: Int, into y: UnsafeMutablePointer<Float>) {
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(x[i]) }
+        let mean = Float(sum / Double(n))
+        var squares: Double = 0
+        for i in 0..<n {
+            let d = x[i] - mean
+            squares += Double(d * d)
+        }
+        let scale = 1 / (Float(squares / Double(n)) + epsilon).squareRoot()
+        for i in 0..<n {
+            let v = (x[i] - mean) * scale * weight[i]
+            y[i] = bias.map { v + $0[i] } ?? v
+        }
+    }
+
     /// x[i] = e^(x[i] - shift); returns the sum (softmax's numerators and denominator).
     public static func expShifted(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
         if CPUFeatures.useAVX2 { return AVX2Exp.expShifted(x, count: n, shift: shift) }
@@ -77,12 +96,19 @@ public enum VectorOps {
     /// gate = gelu(gate) * up
     public static func geglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count n: Int) {
         geluTable.withUnsafeBufferPointer { table in
-            for i in 0..<n {
-                let g = gate[i]
-                let v: Float = g <= -10 ? 0 : g >= 10 ? g : table[Int(Float16(g).bitPattern)]
-                gate[i] = v * up[i]
-            }
+            for i in 0..<n { gate[i] = tableGelu(gate[i], table) * up[i] }
         }
+    }
+
+    /// x = gelu(x): an ungated feed-forward's activation (BERT).
+    public static func gelu(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        geluTable.withUnsafeBufferPointer { table in
+            for i in 0..<n { x[i] = tableGelu(x[i], table) }
+        }
+    }
+
+    @inline(__always) private static func tableGelu(_ x: Float, _ table: UnsafeBufferPointer<Float>) -> Float {
+        x <= -10 ? 0 : x >= 10 ? x : table[Int(Float16(x).bitPattern)]
     }
 
     public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count n: Int) {

@@ -10,10 +10,13 @@ protocol Architecture: Sendable {
 
 /// Every supported architecture; the lists the CLI, the errors and the docs give come from here.
 public enum ArchitectureRegistry {
-    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3Moe.self, Gemma3.self, GptOss.self, Phi3.self]
+    static let all: [any Architecture.Type] = [Llama.self, Qwen2.self, Qwen3.self, Qwen3Moe.self, Gemma3.self, GptOss.self, Phi3.self, Bert.self]
 
     /// The architecture names Wick runs.
     public static var supportedNames: [String] { all.flatMap { $0.names } }
+
+    /// Whether an architecture only computes embeddings (an encoder: no text generation).
+    public static func isEmbeddingOnly(_ architecture: String) -> Bool { Bert.names.contains(architecture) }
 
     /// Why Wick would refuse to run the file (nil: it runs it).
     public static func refusal(of gguf: GGUFFile) -> String? {

@@ -4,7 +4,7 @@ import Glibc
 import Kernels
 
 /// Attention of a step's queries over the cache, with grouped-query heads, causal and sliding-window
-/// masks. Generation and short prompts go query row by query row over the f16 cache; other batches
+/// masks (an encoder's queries see their whole sequence). Generation and short prompts go query row by query row over the f16 cache; other batches
 /// (prompt processing) go in tiles of tokens × the query heads sharing one KV head, so each block of
 /// keys and values is widened to f32 once and read by every query in the tile.
 extension Transformer {
@@ -62,7 +62,7 @@ extension Transformer {
             for job in range {
                 let segment = segments[Int(s.rowSegments[job / c.heads])], index = Int(s.rowIndices[job / c.heads])
                 let cache = segment.cache, t = segment.firstRow + index, h = job % c.heads
-                let last = segment.start + index, first = window.map { max(0, last - $0 + 1) } ?? 0
+                let last = c.causal ? segment.start + index : segment.end, first = window.map { max(0, last - $0 + 1) } ?? 0
                 let q = s.q + t * qDim + h * d, kvOffset = (h / group) * d
                 for i in 0..<d { q[i] = Float(Float16(q[i] * preScale)) }
                 var maxScore = -Float.infinity
@@ -168,7 +168,7 @@ extension Transformer {
                 // The rows are padded to a multiple of 8 with zero queries whose outputs are dropped.
                 let real = (t1 - t0) * group, rows = (real + 7) / 8 * 8
                 let m = Tile(memory, rows: rows, d: d)
-                @inline(__always) func last(_ r: Int) -> Int { start + t0 + r / group }
+                @inline(__always) func last(_ r: Int) -> Int { c.causal ? start + t0 + r / group : segment.end }
                 @inline(__always) func first(_ r: Int) -> Int { window.map { max(0, last(r) - $0 + 1) } ?? 0 }
                 @inline(__always) func head(_ r: Int) -> Int { (base + t0 + r / group) * qDim + (g * group + r % group) * d }
                 for r in 0..<rows {

@@ -13,7 +13,8 @@ public struct ModelConfig: Sendable {
     public var feedForwardLength: Int
     public var vocabularySize: Int
     public var trainedContext: Int
-    public var rmsEpsilon: Float
+    /// The norms' ε (RMSNorm's, or LayerNorm's for encoders).
+    public var normEpsilon: Float
     public var ropeBase: Float
     public var ropeScale: Float = 1
     /// NeoX-style RoPE rotates (i, i + d/2) pairs; otherwise (2i, 2i+1).
@@ -43,8 +44,19 @@ public struct ModelConfig: Sendable {
     public var qkNorm = false
     /// Gemma 3 normalises the attention and feed-forward outputs before adding them to the residual.
     public var postNorms = false
-    /// The gated feed-forward's activation (each expert's, in a mixture).
+    /// The feed-forward's activation (each expert's, in a mixture).
     public var activation = FeedForwardActivation.swiglu
+    /// Encoders (BERT): every token attends to the whole sequence, after it as well as before.
+    public var causal = true
+    /// BERT: learned absolute position embeddings added to the tokens' (no RoPE).
+    public var positionEmbeddings = false
+    /// Encoders: LayerNorm with biases instead of RMSNorm.
+    public var layerNorm = false
+    /// Encoders' post-norm: each sublayer's output is added to its input and the sum normalised (no
+    /// norm before a sublayer, none after the last layer).
+    public var residualNorms = false
+    /// BERT: biases on the feed-forward's up and down projections.
+    public var feedForwardBiases = false
     /// The tensor that normalises the feed-forward's input (`blk.N.<name>.weight`).
     public var feedForwardNorm = "ffn_norm"
     /// gpt-oss: a bias on the attention output, and on the router and every expert's matrices.
@@ -88,7 +100,7 @@ public struct ModelConfig: Sendable {
         trainedContext = try gguf.integer(arch + ".context_length") ?? 2048
         self.sequenceLength = sequenceLength ?? trainedContext
         pooling = Pooling(code: try gguf.integer(arch + ".pooling_type"))
-        rmsEpsilon = try gguf.float(arch + ".attention.layer_norm_rms_epsilon") ?? 1e-5
+        normEpsilon = try gguf.float(arch + ".attention.layer_norm_rms_epsilon") ?? 1e-5
         ropeBase = try gguf.float(arch + ".rope.freq_base") ?? 10000
         let scaling = try gguf.string(arch + ".rope.scaling.type")
         if let factor = try gguf.float(arch + ".rope.scaling.factor"), factor > 0, scaling == "linear" || scaling == "yarn" {
@@ -133,9 +145,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
 }
 
 /// How the gate and up projections combine: SwiGLU, GeGLU (tanh GELU; Gemma), or gpt-oss's clamped
-/// SwiGLU (gate ≤ 7, up within ±7, gate · σ(1.702 · gate) · (up + 1)).
+/// SwiGLU (gate ≤ 7, up within ±7, gate · σ(1.702 · gate) · (up + 1)); or BERT's ungated GELU of
+/// the up projection (no gate matrix).
 public enum FeedForwardActivation: Sendable, Equatable {
-    case swiglu, geglu, clampedSwiglu
+    case swiglu, geglu, clampedSwiglu, gelu
 }
 
 /// How a sequence's hidden states become one embedding vector (`{arch}.pooling_type`).

@@ -41,8 +41,9 @@ public final class Transformer: @unchecked Sendable {
         }
         ropeScaling = ramp(c.ropeBase).map { ($0, ramp(c.ropeBaseSliding ?? c.ropeBase)!) }
         self.pool = pool ?? ThreadPool(threads: threads)
-        self.batchCapacity = batchCapacity
-        scratch = Scratch(config: config, batch: batchCapacity, threads: self.pool.count, tileFloats: Self.tileFloats(config))
+        // An encoder's tokens all attend to one another: a sequence is one step.
+        self.batchCapacity = c.causal ? batchCapacity : max(batchCapacity, c.sequenceLength)
+        scratch = Scratch(config: config, batch: self.batchCapacity, threads: self.pool.count, tileFloats: Self.tileFloats(config))
     }
 
     /// A sequence of up to `contextLength` positions on a page pool of its own.
@@ -104,9 +105,12 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// An embedding of `tokens`: the final normalised hidden states pooled over the sequence and
-    /// scaled to unit length. Uses `cache` as scratch (it must be empty and hold every token).
+    /// scaled to unit length. Uses `cache` as scratch (it must be empty and hold every token; an
+    /// encoder's sequence must fit one step).
     public func embedding(_ tokens: [Int32], cache: KVCache) -> [Float] {
         precondition(cache.count == 0 && tokens.count <= cache.capacity && !tokens.isEmpty)
+        precondition(config.causal || tokens.count <= batchCapacity, "an encoder's sequence longer than its step")
+        precondition(weights.positions == nil || tokens.count <= config.trainedContext, "a sequence longer than the learned positions")
         let e = config.embeddingLength
         var pooled = [Double](repeating: 0, count: e)
         var start = 0
@@ -118,8 +122,10 @@ public final class Transformer: @unchecked Sendable {
             case .first: start == 0 ? 0..<1 : 0..<0
             case .last: start + n == tokens.count ? (n - 1)..<n : 0..<0
             }
-            normRows(scratch.x + rows.lowerBound * e, weights.outputNorm, into: scratch.h, rows: rows.count, width: e)
-            for r in 0..<rows.count { for i in 0..<e { pooled[i] += Double(scratch.h[r * e + i]) } }
+            // An encoder's last layer ends with its own norm.
+            let states = weights.outputNorm == nil ? scratch.x + rows.lowerBound * e : scratch.h
+            if let norm = weights.outputNorm { normRows(scratch.x + rows.lowerBound * e, norm, into: scratch.h, rows: rows.count, width: e) }
+            for r in 0..<rows.count { for i in 0..<e { pooled[i] += Double(states[r * e + i]) } }
             start += n
         }
         let norm = pooled.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -132,6 +138,8 @@ public final class Transformer: @unchecked Sendable {
         let tokens: ArraySlice<Int32>
         let firstRow: Int
         let start: Int
+        /// The position of its chunk's last token: what an encoder's tokens attend up to.
+        let end: Int
         var count: Int { tokens.count }
     }
 
@@ -157,12 +165,13 @@ public final class Transformer: @unchecked Sendable {
             let cache = chunk.cache, n = chunk.tokens.count, head = n / 8 * 8
             precondition(cache.reserve(n), "no KV cache page left for the step")
             let split = chunk.tokens.startIndex + head
+            let end = cache.count + n - 1
             if head > 0 {
-                layout.segments.append(Segment(cache: cache, tokens: chunk.tokens[..<split], firstRow: headRow, start: cache.count))
+                layout.segments.append(Segment(cache: cache, tokens: chunk.tokens[..<split], firstRow: headRow, start: cache.count, end: end))
                 headRow += head
             }
             if head < n {
-                tails.append(Segment(cache: cache, tokens: chunk.tokens[split...], firstRow: tailRow, start: cache.count + head))
+                tails.append(Segment(cache: cache, tokens: chunk.tokens[split...], firstRow: tailRow, start: cache.count + head, end: end))
                 tailRow += n - head
             }
             layout.lastRows.append((head < n ? tailRow : headRow) - 1)
@@ -177,12 +186,13 @@ public final class Transformer: @unchecked Sendable {
         let c = config, s = scratch, e = c.embeddingLength
         let m = rows.count
         guard m > 0 else { return [] }
+        guard let outputNorm = weights.outputNorm, let output = weights.output else { preconditionFailure("an encoder has no logits") }
         for (i, r) in rows.enumerated() where i != r { (s.x + i * e).update(from: s.x + r * e, count: e) }
-        normRows(s.x, weights.outputNorm, into: s.h, rows: m, width: e)
+        normRows(s.x, outputNorm, into: s.h, rows: m, width: e)
         var logits = [Float](repeating: 0, count: m * c.vocabularySize)
         logits.withUnsafeMutableBufferPointer { out in
             // Every row as a single token: a sequence's logits do not depend on its neighbours.
-            project(weights.output, s.h, tokens: m, tiled: 0, into: out.baseAddress!, bias: nil)
+            project(output, s.h, tokens: m, tiled: 0, into: out.baseAddress!, bias: nil)
             if c.finalLogitSoftcap > 0 {
                 let cap = c.finalLogitSoftcap
                 for i in 0..<out.count { out[i] = cap * tanhf(out[i] / cap) }
@@ -201,17 +211,25 @@ public final class Transformer: @unchecked Sendable {
 
         for segment in segments {
             for (i, token) in segment.tokens.enumerated() {
-                let t = segment.firstRow + i
-                weights.embeddings.dequantizeRow(Int(token), into: s.x + t * e)
-                if c.embeddingScale != 1 { VectorOps.scale(s.x + t * e, by: c.embeddingScale, count: e) }
+                let t = segment.firstRow + i, row = s.x + t * e
+                weights.embeddings.dequantizeRow(Int(token), into: row)
+                if c.embeddingScale != 1 { VectorOps.scale(row, by: c.embeddingScale, count: e) }
+                if let type = weights.tokenType { type.withUnsafeBufferPointer { VectorOps.add(row, $0.baseAddress!, count: e) } }
+                if let positions = weights.positions {
+                    positions.dequantizeRow(segment.start + i, into: s.h)
+                    VectorOps.add(row, s.h, count: e)
+                }
             }
         }
+        if let norm = weights.embeddingNorm { normRows(s.x, norm, into: s.x, rows: n, width: e) }
 
         for (l, w) in weights.layers.enumerated() {
-            normRows(s.x, w.attentionNorm, into: s.h, rows: n, width: e)
-            project(w.q, s.h, tokens: n, tiled: tiled, into: s.q, bias: w.qBias)
-            project(w.k, s.h, tokens: n, tiled: tiled, into: s.k, bias: w.kBias)
-            project(w.v, s.h, tokens: n, tiled: tiled, into: s.v, bias: w.vBias)
+            // A sublayer's input: the normalised residual (decoders), or the residual itself (encoders).
+            let input = w.attentionNorm == nil ? s.x : s.h
+            if let norm = w.attentionNorm { normRows(s.x, norm, into: s.h, rows: n, width: e) }
+            project(w.q, input, tokens: n, tiled: tiled, into: s.q, bias: w.qBias)
+            project(w.k, input, tokens: n, tiled: tiled, into: s.k, bias: w.kBias)
+            project(w.v, input, tokens: n, tiled: tiled, into: s.v, bias: w.vBias)
 
             let sliding = c.isSliding(layer: l)
             for segment in segments {
@@ -219,15 +237,15 @@ public final class Transformer: @unchecked Sendable {
                     let t = segment.firstRow + i, position = segment.start + i
                     for h in 0..<c.heads {
                         let head = s.q + t * qDim + h * c.headDim
-                        if let qn = w.qNorm { qn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
-                        rope(head, position: position, sliding: sliding)
+                        if let qn = w.qNorm { qn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.normEpsilon, count: c.headDim, into: head) } }
+                        if !c.positionEmbeddings { rope(head, position: position, sliding: sliding) }
                     }
                     let keyRow = segment.cache.key(layer: l, position: position)
                     let valueRow = segment.cache.value(layer: l, position: position)
                     for h in 0..<c.kvHeads {
                         let head = s.k + t * kvDim + h * c.headDim
-                        if let kn = w.kNorm { kn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.rmsEpsilon, count: c.headDim, into: head) } }
-                        rope(head, position: position, sliding: sliding)
+                        if let kn = w.kNorm { kn.withUnsafeBufferPointer { VectorOps.rmsNorm(head, weight: $0.baseAddress!, epsilon: c.normEpsilon, count: c.headDim, into: head) } }
+                        if !c.positionEmbeddings { rope(head, position: position, sliding: sliding) }
                     }
                     segment.cache.type.store(s.k + t * kvDim, count: kvDim, into: keyRow)
                     segment.cache.type.store(s.v + t * kvDim, count: kvDim, into: valueRow)
@@ -236,23 +254,35 @@ public final class Transformer: @unchecked Sendable {
 
             attention(layer: l, segments: segments, window: sliding ? c.slidingWindow : nil)
             project(w.output, s.attention, tokens: n, tiled: tiled, into: s.o, bias: w.outputBias)
-            if let post = w.postAttentionNorm { normRows(s.o, post, into: s.o, rows: n, width: e) }
-            VectorOps.add(s.x, s.o, count: n * e)
+            addResidual(w.postAttentionNorm, rows: n)
 
-            normRows(s.x, w.ffnNorm, into: s.h, rows: n, width: e)
+            let ffnInput = w.ffnNorm == nil ? s.x : s.h
+            if let norm = w.ffnNorm { normRows(s.x, norm, into: s.h, rows: n, width: e) }
             switch w.feedForward {
-            case let .dense(gate, up, down):
-                project(gate, s.h, tokens: n, tiled: tiled, into: s.gate, bias: nil)
-                project(up, s.h, tokens: n, tiled: tiled, into: s.up, bias: nil)
+            case let .dense(gate?, up, down, upBias, downBias):
+                project(gate, ffnInput, tokens: n, tiled: tiled, into: s.gate, bias: nil)
+                project(up, ffnInput, tokens: n, tiled: tiled, into: s.up, bias: upBias)
                 activate(s.gate, s.up, count: n * c.feedForwardLength)
-                project(down, s.gate, tokens: n, tiled: tiled, into: s.o, bias: nil)
+                project(down, s.gate, tokens: n, tiled: tiled, into: s.o, bias: downBias)
+            case let .dense(nil, up, down, upBias, downBias):
+                project(up, ffnInput, tokens: n, tiled: tiled, into: s.up, bias: upBias)
+                VectorOps.gelu(s.up, count: n * c.feedForwardLength)
+                project(down, s.up, tokens: n, tiled: tiled, into: s.o, bias: downBias)
             case let .experts(experts):
                 mixtureOfExperts(experts, rows: n, tiled: tiled)
             }
-            if let post = w.postFFNNorm { normRows(s.o, post, into: s.o, rows: n, width: e) }
-            VectorOps.add(s.x, s.o, count: n * e)
+            addResidual(w.postFFNNorm, rows: n)
         }
         for segment in segments { segment.cache.append(segment.tokens) }
+    }
+
+    /// x += o for a sublayer's output `o`, with its post-norm: on `o` before the sum (Gemma), or on the
+    /// sum (encoders).
+    private func addResidual(_ norm: NormWeights?, rows n: Int) {
+        let s = scratch, e = config.embeddingLength
+        if let norm, !config.residualNorms { normRows(s.o, norm, into: s.o, rows: n, width: e) }
+        VectorOps.add(s.x, s.o, count: n * e)
+        if let norm, config.residualNorms { normRows(s.x, norm, into: s.x, rows: n, width: e) }
     }
 
     /// The gated feed-forward's activation: gate ← act(gate, up).
@@ -261,6 +291,7 @@ public final class Transformer: @unchecked Sendable {
         case .swiglu: VectorOps.swiglu(gate, up, count: count)
         case .geglu: VectorOps.geglu(gate, up, count: count)
         case .clampedSwiglu: VectorOps.clampedSwiglu(gate, up, count: count)
+        case .gelu: preconditionFailure("GELU has no gate")
         }
     }
 
@@ -278,11 +309,20 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
-    private func normRows(_ x: UnsafeMutablePointer<Float>, _ weight: [Float], into y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        weight.withUnsafeBufferPointer { w in
-            for r in 0..<rows {
-                VectorOps.rmsNorm(x + r * width, weight: w.baseAddress!, epsilon: config.rmsEpsilon, count: width, into: y + r * width)
+    /// RMSNorm, or LayerNorm with its bias (`ModelConfig.layerNorm`), of each row; `y` may be `x`.
+    private func normRows(_ x: UnsafeMutablePointer<Float>, _ norm: NormWeights, into y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        let epsilon = config.normEpsilon
+        norm.weight.withUnsafeBufferPointer { w in
+            guard config.layerNorm else {
+                for r in 0..<rows { VectorOps.rmsNorm(x + r * width, weight: w.baseAddress!, epsilon: epsilon, count: width, into: y + r * width) }
+                return
             }
+            func normalise(bias: UnsafePointer<Float>?) {
+                for r in 0..<rows {
+                    VectorOps.layerNorm(x + r * width, weight: w.baseAddress!, bias: bias, epsilon: epsilon, count: width, into: y + r * width)
+                }
+            }
+            if let bias = norm.bias { bias.withUnsafeBufferPointer { normalise(bias: $0.baseAddress!) } } else { normalise(bias: nil) }
         }
     }
 

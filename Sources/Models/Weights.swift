@@ -1,24 +1,31 @@
 import GGUF
 import Kernels
 
-/// The tensors of one decoder layer.
+/// A norm's scale, and its bias (LayerNorm in encoders).
+struct NormWeights {
+    var weight: [Float]
+    var bias: [Float]?
+}
+
+/// The tensors of one layer. Encoders have no norm before a sublayer; their post-norms normalise the
+/// residual sum (`ModelConfig.residualNorms`) where Gemma's normalise the sublayer's output.
 struct LayerWeights {
-    var attentionNorm: [Float]
+    var attentionNorm: NormWeights?
     var q: WeightMatrix, k: WeightMatrix, v: WeightMatrix, output: WeightMatrix
     var qBias: [Float]?, kBias: [Float]?, vBias: [Float]?, outputBias: [Float]?
     /// Each query head's sink score (gpt-oss).
     var sinks: [Float]?
     var qNorm: [Float]?, kNorm: [Float]?
-    var postAttentionNorm: [Float]?
-    var ffnNorm: [Float]
+    var postAttentionNorm: NormWeights?
+    var ffnNorm: NormWeights?
     var feedForward: FeedForwardWeights
-    var postFFNNorm: [Float]?
+    var postFFNNorm: NormWeights?
 }
 
-/// A layer's feed-forward: one gated network, or a router over experts (one matrix each per expert,
-/// slices of the file's 3-D expert tensors).
+/// A layer's feed-forward: one network (gated, or BERT's ungated one with biases), or a router over
+/// experts (one matrix each per expert, slices of the file's 3-D expert tensors).
 enum FeedForwardWeights {
-    case dense(gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix)
+    case dense(gate: WeightMatrix?, up: WeightMatrix, down: WeightMatrix, upBias: [Float]?, downBias: [Float]?)
     case experts(ExpertWeights)
 }
 
@@ -33,8 +40,14 @@ struct ExpertWeights {
 /// All tensors of a model, checked against the configuration. Matrices point into the mapped file.
 struct ModelWeights {
     let embeddings: WeightMatrix
-    let outputNorm: [Float]
-    let output: WeightMatrix
+    /// Encoders: token type 0's embedding and the learned positions (BERT), added to each token's, and
+    /// the norm of their sum.
+    let tokenType: [Float]?
+    let positions: WeightMatrix?
+    let embeddingNorm: NormWeights?
+    /// Decoders only: encoders end with their last layer's post-norm and have no vocabulary projection.
+    let outputNorm: NormWeights?
+    let output: WeightMatrix?
     let layers: [LayerWeights]
     /// Per-pair divisors of the RoPE frequencies (Llama 3.1+).
     let ropeFactors: [Float]?
@@ -67,13 +80,18 @@ struct ModelWeights {
             let ff = c.feedForwardLength
             guard let routing = c.experts else {
                 let down = try matrix(p + "ffn_down.weight", rows: e, columns: ff)
+                let upBias = c.feedForwardBiases ? try vector(p + "ffn_up.bias", count: ff) : nil
+                let downBias = c.feedForwardBiases ? try vector(p + "ffn_down.bias", count: e) : nil
+                if c.activation == .gelu {
+                    return .dense(gate: nil, up: try matrix(p + "ffn_up.weight", rows: ff, columns: e), down: down, upBias: upBias, downBias: downBias)
+                }
                 // Phi-3 fuses gate and up into one `ffn_up` of twice the width, gate first.
                 if gguf.tensor(named: p + "ffn_gate.weight") == nil, gguf.tensor(named: p + "ffn_up.weight")?.dimensions.last == 2 * ff {
                     let fused = try matrix(p + "ffn_up.weight", rows: 2 * ff, columns: e)
-                    return .dense(gate: fused.rows(0..<ff), up: fused.rows(ff..<(2 * ff)), down: down)
+                    return .dense(gate: fused.rows(0..<ff), up: fused.rows(ff..<(2 * ff)), down: down, upBias: upBias, downBias: downBias)
                 }
                 return .dense(gate: try matrix(p + "ffn_gate.weight", rows: ff, columns: e),
-                              up: try matrix(p + "ffn_up.weight", rows: ff, columns: e), down: down)
+                              up: try matrix(p + "ffn_up.weight", rows: ff, columns: e), down: down, upBias: upBias, downBias: downBias)
             }
             let n = routing.count, biased = c.expertBiases
             /// One bias row of `width` per expert, from a [width, count] tensor.
@@ -101,9 +119,29 @@ struct ModelWeights {
             }
         }
 
+        /// A norm's weight, and its bias for LayerNorms.
+        func norm(_ name: String) throws -> NormWeights {
+            NormWeights(weight: try vector(name + ".weight", count: e), bias: c.layerNorm ? try vector(name + ".bias", count: e) : nil)
+        }
+
         embeddings = try matrix("token_embd.weight", rows: c.vocabularySize, columns: e)
-        outputNorm = try vector("output_norm.weight", count: e)
-        output = gguf.tensor(named: "output.weight") == nil ? embeddings : try matrix("output.weight", rows: c.vocabularySize, columns: e)
+        if c.causal {
+            tokenType = nil
+            positions = nil
+            embeddingNorm = nil
+            outputNorm = try norm("output_norm")
+            output = gguf.tensor(named: "output.weight") == nil ? embeddings : try matrix("output.weight", rows: c.vocabularySize, columns: e)
+        } else {
+            // Token type 0 ("sentence A") for every token, as llama.cpp does; a file may have no types.
+            tokenType = try gguf.tensor(named: "token_types.weight").map { t in
+                guard t.dimensions.count == 2, t.dimensions[0] == e else { throw ModelError.badShape("token_types.weight is \(t.dimensions), expected [\(e), types]") }
+                return Array(try vector("token_types.weight", count: t.elementCount).prefix(e))
+            }
+            positions = c.positionEmbeddings ? try matrix("position_embd.weight", rows: c.trainedContext, columns: e) : nil
+            embeddingNorm = try norm("token_embd_norm")
+            outputNorm = nil
+            output = nil
+        }
         ropeFactors = try c.ropeFactorsTensor.map { try vector($0, count: c.ropeDimensions / 2) }
         /// The Q, K and V projections (and biases, where the architecture has them): three tensors, or
         /// rows of one fused `attn_qkv` (Phi-3).
@@ -124,7 +162,7 @@ struct ModelWeights {
             let p = "blk.\(i)."
             let (q, k, v, biases) = try projections(p)
             return LayerWeights(
-                attentionNorm: try vector(p + "attn_norm.weight", count: e),
+                attentionNorm: c.residualNorms ? nil : try norm(p + "attn_norm"),
                 q: q, k: k, v: v,
                 output: try matrix(p + "attn_output.weight", rows: e, columns: qDim),
                 qBias: biases?[0], kBias: biases?[1], vBias: biases?[2],
@@ -132,10 +170,10 @@ struct ModelWeights {
                 sinks: c.attentionSinks ? try vector(p + "attn_sinks.weight", count: c.heads) : nil,
                 qNorm: c.qkNorm ? try vector(p + "attn_q_norm.weight", count: c.headDim) : nil,
                 kNorm: c.qkNorm ? try vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
-                postAttentionNorm: c.postNorms ? try vector(p + "post_attention_norm.weight", count: e) : nil,
-                ffnNorm: try vector(p + c.feedForwardNorm + ".weight", count: e),
+                postAttentionNorm: c.postNorms ? try norm(p + "post_attention_norm") : c.residualNorms ? try norm(p + "attn_output_norm") : nil,
+                ffnNorm: c.residualNorms ? nil : try norm(p + c.feedForwardNorm),
                 feedForward: try feedForward(p),
-                postFFNNorm: c.postNorms ? try vector(p + "post_ffw_norm.weight", count: e) : nil
+                postFFNNorm: c.postNorms ? try norm(p + "post_ffw_norm") : c.residualNorms ? try norm(p + "layer_output_norm") : nil
             )
         }
     }

@@ -21,6 +21,8 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     public let kvCacheType: KVCacheType
     /// Values per embedding vector (the model's hidden size).
     public var embeddingSize: Int { transformer.config.embeddingLength }
+    /// An encoder (BERT): it computes embeddings and does not generate text.
+    public var isEmbeddingOnly: Bool { !transformer.config.causal }
     let tokenizer: Tokenizer
     let transformer: Transformer
     let scheduler: BatchScheduler
@@ -93,6 +95,10 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// The prompt for a request: `PromptBuilder`'s text tokenized (special tokens parsed, BOS as the
     /// model asks), or the raw prompt of `/v1/completions`.
     func prompt(for request: ChatRequest) throws -> Prompt {
+        guard !isEmbeddingOnly else {
+            throw APIError.invalid("'\(id)' is an embedding model: it computes embeddings (/v1/embeddings) and does not generate text.",
+                                   param: "model", code: "model_not_supported")
+        }
         switch request.prompt {
         case .text(let raw)?:
             return Prompt(tokens: tokenizer.encode(raw, addSpecial: true, parseSpecial: true), text: raw,

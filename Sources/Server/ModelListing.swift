@@ -1,4 +1,5 @@
 import GGUF
+import Models
 import ModelStore
 import Templates
 
@@ -7,7 +8,7 @@ public enum ModelListing {
     public static func entry(_ stored: StoredModel, loaded: [(id: String, contextLength: Int)]) -> Value {
         let facts = stored.facts()
         return Responses.object([
-            ("type", .string("llm")), ("key", .string(stored.key)), ("publisher", .string(stored.owner)),
+            ("type", .string(facts.map { ArchitectureRegistry.isEmbeddingOnly($0.architecture) } == true ? "embeddings" : "llm")), ("key", .string(stored.key)), ("publisher", .string(stored.owner)),
             ("display_name", .string(facts?.name ?? stored.repo)), ("path", .string(stored.path.path)), ("format", .string("gguf")),
             ("architecture", .string(facts?.architecture ?? "unknown")),
             ("params", .string(facts.map { ModelFacts.humanCount($0.parameters) } ?? "?")), ("params_count", .int(facts?.parameters ?? 0)),

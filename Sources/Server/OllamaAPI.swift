@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import Hummingbird
+import Models
 import Templates
 
 /// Ollama's API, for the many tools that speak it: `chat`, `generate` and `embed` on the host's
@@ -140,6 +141,7 @@ struct OllamaAPI: Sendable {
         }
         var capabilities: [Value] = [.string("completion")]
         if PromptBuilder(template: file.chatTemplate, bosText: "", eosText: "").rendersTools { capabilities.append(.string("tools")) }
+        if ArchitectureRegistry.isEmbeddingOnly(facts.architecture) { capabilities = [.string("embedding")] }
         return Responses.object([
             ("modelfile", .string("FROM \(path)\n")), ("parameters", .string("")), ("template", .string(file.chatTemplate ?? "")),
             ("details", details(facts)), ("model_info", .object(info)), ("capabilities", .array(capabilities)),

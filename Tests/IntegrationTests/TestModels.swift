@@ -13,7 +13,7 @@ enum TestModels {
     static let tiny = ["tiny-qwen3", "tiny-llama31", "tiny-llama-iq4", "tiny-qwen3moe", "tiny-qwen3-yarn", "tiny-llama-yarn", "tiny-gpt-oss", "tiny-phi3"]
     static let all = real + tiny
     /// Tiny embedding models (their embeddings are compared with llama.cpp's, not their continuations).
-    static let embedding = ["tiny-qwen3-embedding"]
+    static let embedding = ["tiny-qwen3-embedding", "tiny-bert", "tiny-nomic-bert"]
 
     static var directory: String {
         let env = ProcessInfo.processInfo.environment

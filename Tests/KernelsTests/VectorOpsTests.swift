@@ -171,6 +171,24 @@ struct AttentionBlockTests {
         #expect(floats == (Array(halves[0..<16]) + Array(halves[24..<40])).map { Float($0) })
     }
 
+    @Test func layerNormMatchesTheDoublePrecisionFormula() {
+        var rng = SystemRandomNumberGenerator()
+        let n = 96
+        let x = (0..<n).map { _ in Float.random(in: -3...5, using: &rng) }
+        let weight = (0..<n).map { _ in Float.random(in: 0.5...1.5, using: &rng) }
+        let bias = (0..<n).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
+        let mean = x.reduce(0.0) { $0 + Double($1) } / Double(n)
+        let variance = x.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(n)
+        var y = [Float](repeating: 0, count: n), unbiased = y
+        VectorOps.layerNorm(x, weight: weight, bias: bias, epsilon: 1e-12, count: n, into: &y)
+        VectorOps.layerNorm(x, weight: weight, bias: nil, epsilon: 1e-12, count: n, into: &unbiased)
+        for i in 0..<n {
+            let expected = (Double(x[i]) - mean) / variance.squareRoot() * Double(weight[i])
+            #expect(abs(Double(unbiased[i]) - expected) < 1e-5)
+            #expect(abs(Double(y[i]) - expected - Double(bias[i])) < 1e-5)
+        }
+    }
+
     @Test func clampedSwigluCapsTheGateAndClampsUp() {
         // (gate, up): inside the limits, gate above 7, up beyond ±7, a very negative gate.
         let cases: [(Float, Float)] = [(0.5, -0.25), (10, 2), (3, 9), (-2, -12), (-40, 3), (7, 7)]
