@@ -43,10 +43,12 @@ public struct GenerationState {
         result.promptTokens = prompt.count
     }
 
-    /// Records the prompt's processing: `reused` tokens came from the cache.
-    public mutating func promptDone(reused: Int, seconds: Double) {
+    /// Records the prompt's processing: `reused` tokens came from the cache, and the request waited
+    /// `waited` seconds for a place before it.
+    public mutating func promptDone(reused: Int, seconds: Double, waited: Double = 0) {
         result.reusedPromptTokens = reused
         result.promptSeconds = seconds
+        result.queueSeconds = waited
         generationStart = Date()
     }
 

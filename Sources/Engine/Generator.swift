@@ -13,6 +13,8 @@ public struct GenerationResult: Sendable {
     public var stopSequence: String?
     public var promptTokens = 0
     public var reusedPromptTokens = 0
+    /// Seconds the request waited for a place before its prompt was processed.
+    public var queueSeconds: Double = 0
     public var promptSeconds: Double = 0
     public var generationSeconds: Double = 0
     /// Each generated token's log-probability and its most likely alternatives, when asked for.

@@ -7,6 +7,8 @@ public struct APIError: Error, Sendable {
     public let type: String
     public let param: String?
     public let code: String?
+    /// Seconds after which a retry may succeed (503s: a full queue, not ready), sent as `Retry-After`.
+    public var retryAfter: Int?
 
     public init(status: Int, message: String, type: String, param: String? = nil, code: String? = nil) {
         self.status = status

@@ -7,8 +7,8 @@ import Hummingbird
 import ModelStore
 import Synchronization
 
-/// `Authorization: Bearer <key>` (or `x-api-key: <key>`) on /v1 and /api routes when keys are configured or issued; `/health`
-/// stays open. Keys are held as SHA-256 digests only and compared in full, every one, so timing does
+/// `Authorization: Bearer <key>` (or `x-api-key: <key>`) on /v1, /api and /metrics when keys are configured or issued; `/health`
+/// and `/ready` stay open. Keys are held as SHA-256 digests only and compared in full, every one, so timing does
 /// not reveal how much of a key matched.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let keys: [[UInt8]]
@@ -23,7 +23,7 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        guard path.hasPrefix("/v1") || path.hasPrefix("/api/"), request.method != .options else { return try await next(request, context) }
+        guard path.hasPrefix("/v1") || path.hasPrefix("/api/") || path == "/metrics", request.method != .options else { return try await next(request, context) }
         let accepted = keys + (issued?.digests() ?? [])
         guard !accepted.isEmpty else { return try await next(request, context) }
         // Anthropic's clients send their key as `x-api-key`.

@@ -216,7 +216,8 @@ final class BatchScheduler: @unchecked Sendable {
     private func advance(_ s: ScheduledSequence, logits: [Float]) {
         guard let cache = s.cache else { return }
         if s.isPrefilling {
-            s.state.promptDone(reused: s.state.result.reusedPromptTokens, seconds: Date().timeIntervalSince(s.placedAt ?? s.admittedAt))
+            s.state.promptDone(reused: s.state.result.reusedPromptTokens, seconds: Date().timeIntervalSince(s.placedAt ?? s.admittedAt),
+                               waited: (s.placedAt ?? s.admittedAt).timeIntervalSince(s.admittedAt))
             s.generatingSince = Date()
         }
         s.next = s.state.next(logits, roomForMore: cache.count < cache.capacity, onText: s.send)

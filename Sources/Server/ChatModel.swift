@@ -61,7 +61,10 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
         }
         scheduler = BatchScheduler(transformer: transformer, queue: queue, parallel: parallel, contextLength: contextLength,
                                    kvCacheType: kvCacheType, disk: disk) { result in
-            if let result { Self.log(result, id: id, logger: logger) }
+            if let result {
+                Self.log(result, id: id, logger: logger)
+                ServerMetrics.record(result, model: id)
+            }
             activity.ended()
         }
         weightsBytes = file.fileSize

@@ -28,8 +28,10 @@ public final class InferenceQueue: Sendable {
             return true
         }
         guard admitted else {
-            throw APIError(status: 503, message: "The server is busy: \(maxQueued) requests are already waiting. Retry shortly.",
-                           type: "server_error", code: "queue_full")
+            var busy = APIError(status: 503, message: "The server is busy: \(maxQueued) requests are already waiting. Retry shortly.",
+                                type: "server_error", code: "queue_full")
+            busy.retryAfter = 1
+            throw busy
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HTTPTypes
+import Prometheus
 import Templates
 
 /// The HTTP server: OpenAI-compatible routes over the host's models (a request goes to the model
@@ -23,6 +24,8 @@ public struct WickServer: Sendable {
         public var tls: TLSCertificates?
         public var cors = false
         public var maxBodyBytes = 32 << 20
+        /// Where swift-metrics records (`ServerMetrics.bootstrap`), served at `/metrics`; nil: no `/metrics`.
+        public var metrics: PrometheusCollectorRegistry?
         public init() {}
     }
 
@@ -38,6 +41,8 @@ public struct WickServer: Sendable {
 
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
         if configuration.cors { router.add(middleware: CORSMiddleware()) }
         router.add(middleware: AuthMiddleware(keys: configuration.apiKeys, issued: configuration.issuedKeys.map(IssuedKeys.init),
@@ -46,6 +51,24 @@ public struct WickServer: Sendable {
         let limit = configuration.maxBodyBytes
 
         router.get("health") { _, _ in Self.json(Responses.object([("status", .string("ok"))])) }
+        // For load balancers and Kubernetes: ready while a model is loaded and the queue has room.
+        router.get("ready") { _, _ in
+            let loaded = await host.instances.count, queue = host.queue
+            guard loaded > 0, queue.queued < queue.maxQueued else {
+                var error = APIError(status: 503, message: loaded == 0 ? "No model is loaded." : "Every queue place is taken (\(queue.maxQueued)).",
+                                     type: "server_error", code: "not_ready")
+                error.retryAfter = 1
+                throw error
+            }
+            return Self.json(Responses.object([("status", .string("ready")), ("loaded_models", .int(loaded)), ("queued", .int(queue.queued))]))
+        }
+        if let registry = configuration.metrics {
+            router.get("metrics") { _, _ in
+                await ServerMetrics.recordState(of: host)
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }
+        }
         router.get("v1/models") { _, _ in
             Self.json(Responses.object([("object", .string("list")), ("data", .array(await Self.openAIModels(host).map(\.value)))]))
         }
@@ -84,7 +107,7 @@ public struct WickServer: Sendable {
                     default: return try await CompletionHandler(model: model, scheduler: nil).handle(body: body, chat: path == "v1/chat/completions")
                     }
                 } catch let error as APIError where path.hasPrefix("v1/messages") {
-                    return Self.json(MessagesHandler.errorBody(error), status: .init(code: error.status))
+                    return Self.response(error, body: MessagesHandler.errorBody(error))
                 }
             }
         }
@@ -142,6 +165,13 @@ public struct WickServer: Sendable {
         Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"], body: body)
     }
 
+    /// An error's response: its body (OpenAI's shape unless `body` gives another) and `Retry-After`.
+    static func response(_ error: APIError, body: Value? = nil) -> Response {
+        var response = json(body ?? error.body, status: .init(code: error.status))
+        if let seconds = error.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        return response
+    }
+
     static func json(_ v: Value, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: v.compactJSON)))
     }
@@ -153,7 +183,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            return WickServer.json(error.body, status: .init(code: error.status))
+            return WickServer.response(error)
         } catch let error as HTTPError {
             let api: APIError
             switch error.status {

@@ -109,6 +109,7 @@ struct ServerCommand: AsyncParsableCommand {
             let reloader = certificates.map(CertificateReloader.init)
             config.cors = cors
             config.maxBodyBytes = maxBodyBytes
+            config.metrics = ServerMetrics.bootstrap()
             let downloads = DownloadJobs(fetcher: ModelFetcher(store: store, hub: HubClient()), settings: settings)
             let server = WickServer(host: host, configuration: config, downloads: downloads)
             let pid = getpid()

@@ -71,6 +71,39 @@ import ModelStore
         }
     }
 
+    @Test func readyOnlyWithAModelLoaded() async throws {
+        try await withServer { base in
+            let reply = try await send(base, "ready")  // open, like /health
+            #expect(reply.status == 503 && reply.error["code"] == "not_ready" && reply.error["message"] == "No model is loaded.")
+            #expect(reply.header("Retry-After") == "1")
+        }
+    }
+
+    @Test func everyResponseCarriesARequestId() async throws {
+        try await withServer { base in
+            let given = try await send(base, "health", headers: ["X-Request-Id": "kibana-42.a_b"])
+            #expect(given.header("X-Request-Id") == "kibana-42.a_b")
+            // Errors too; an id with other characters (or too long) is replaced by the server's own.
+            let unusable = try await send(base, "v1/models", headers: ["X-Request-Id": "bad/id:1"])
+            #expect(unusable.status == 401)
+            let own = try #require(unusable.header("X-Request-Id"))
+            #expect(own != "bad/id:1" && RequestIDMiddleware<BasicRequestContext>.isUsable(own))
+            let long = try await send(base, "health", headers: ["X-Request-Id": String(repeating: "a", count: 129)])
+            #expect(long.header("X-Request-Id")?.count ?? 0 < 129)
+            let a = try await send(base, "health"), b = try await send(base, "health")
+            #expect(a.header("X-Request-Id") != nil && a.header("X-Request-Id") != b.header("X-Request-Id"))
+        }
+    }
+
+    @Test func metricsNeedAKeyWhenKeysAreSet() async throws {
+        // Without a registry (no bootstrap in tests) there is no /metrics; the guard is checked first.
+        try await withServer { base in
+            let guarded = try await send(base, "metrics")
+            let absent = try await send(base, "metrics", headers: ["Authorization": "Bearer secret"])
+            #expect(guarded.status == 401 && absent.status == 404)
+        }
+    }
+
     @Test func issuedKeysWorkAtOnceAndStopWhenRevoked() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wick-keys-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }

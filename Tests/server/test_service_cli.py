@@ -46,6 +46,11 @@ def rss_kib(pid):
             return int(line.split()[1])
 
 
+def metrics(base):
+    with urllib.request.urlopen(base + "/metrics", timeout=60) as r:
+        return r.read().decode()
+
+
 def chat(base, model, content="Say hello.", max_tokens=8):
     return post(base, "/v1/chat/completions", {"model": model, "temperature": 0, "max_tokens": max_tokens,
                                                "messages": [{"role": "user", "content": content}]})
@@ -71,6 +76,7 @@ def test_the_guides_sequence(service, hub):
     assert listed[QWEN_KEY]["loaded"] is True and listed[SMOL_KEY]["loaded"] is False
     status, reply = chat(base, QWEN_KEY)
     assert status == 200 and reply["model"] == QWEN_KEY and reply["choices"][0]["message"]["content"]
+    assert f'wick_kv_cache_pages{{model="{QWEN_KEY}",state="free"}}' in metrics(base)
     with urllib.request.urlopen(base + "/v1/models") as r:
         models = {m["id"]: m for m in json.load(r)["data"]}
     assert models[QWEN_KEY]["context_length"] == 65536 and models[QWEN_KEY]["loaded"] is True
@@ -85,6 +91,9 @@ def test_the_guides_sequence(service, hub):
     code, out, _ = wick(home, "unload", "--all")
     assert code == 0 and QWEN_KEY in out
     assert ps(home) == []
+    # An unloaded model's gauges leave the metrics.
+    text = metrics(base)
+    assert "wick_loaded_models 0" in text and "wick_kv_cache_pages{" not in text
 
 
 def test_unknown_models_are_404_listing_what_exists(service):
