@@ -54,6 +54,7 @@ let package = Package(
                 "GGUF", "Tokenizers", "Kernels", "Models", "Engine", "Grammar", "Server", "ModelStore", "Templates",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),

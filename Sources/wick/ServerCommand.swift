@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import Foundation
 import Hummingbird
+import Logging
 import Models
 import ModelStore
 import Server
@@ -32,6 +33,7 @@ struct ServerCommand: AsyncParsableCommand {
         @Option(help: "Requests that may wait for inference (the running ones included) before others get 503.") var maxQueued = 16
         @Option(help: "Sequences each model generates at once (continuous batching), unless a load says otherwise.") var parallel = 4
         @Option(help: "How keys and values are stored unless a load says otherwise: f16, or q8_0 (about half the memory).") var kvCacheType: KVCacheType = .f16
+        @Option(help: "The log's format: text, or json (one object per line, for log shippers).") var logFormat: LogFormat = .text
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -84,6 +86,8 @@ struct ServerCommand: AsyncParsableCommand {
         }
 
         private func serve(home: WickHome, keys: [String], certificates: TLSCertificates?) async throws {
+            if logFormat == .json { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
+            let logger = Logger(label: "wick.server")
             try home.prepare()
             let settings = try Settings.load(from: home)
             let store = ModelStore(home: home)
@@ -92,11 +96,11 @@ struct ServerCommand: AsyncParsableCommand {
             for (i, name) in model.enumerated() {
                 let context = contextLength.isEmpty ? nil : contextLength[contextLength.count == 1 ? 0 : i]
                 let instance = try await host.load(.init(model: name, contextLength: context))
-                print("wick: loaded \(instance.identifier) (context \(instance.model.contextLength))")
+                logger.info("loaded \(instance.identifier) (context \(instance.model.contextLength))")
             }
             if bind == "0.0.0.0" || bind == "::" {
                 let open = keys.isEmpty && APIKeyStore(home: home).entries().isEmpty
-                FileHandle.standardError.write(Data("warning: serving on \(bind): every machine on the network can reach this server\(open ? ", and no API key is set" : "")\n".utf8))
+                logger.warning("serving on \(bind): every machine on the network can reach this server\(open ? ", and no API key is set" : "")")
             }
             var config = WickServer.Configuration()
             config.host = bind
@@ -127,7 +131,7 @@ struct ServerCommand: AsyncParsableCommand {
             }
             try await server.run { boundPort in
                 try? ServiceState(pid: pid, host: bind, port: boundPort, apiKeyFile: keyFile, token: token, tls: certificates != nil).write(home)
-                print("wick: serving on \(certificates == nil ? "http" : "https")://\(bind):\(boundPort)/v1")
+                logger.info("serving on \(certificates == nil ? "http" : "https")://\(bind):\(boundPort)/v1")
             }
         }
     }
@@ -169,4 +173,9 @@ struct ServerCommand: AsyncParsableCommand {
             if json { print(try status.jsonText()) } else { print(status.line) }
         }
     }
+}
+
+/// `wick server start --log-format`.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
 }

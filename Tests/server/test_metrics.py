@@ -2,7 +2,7 @@
 to first token, inter-token latency, queue, KV-cache pages, loaded models), `/ready` and `X-Request-Id`."""
 import json, os, re, urllib.error, urllib.request
 import pytest
-from conftest import SMOL, serve
+from conftest import SMOL, free_port, serve, wick
 
 KEY = "metrics-key"
 MODEL = "smollm2-135m-instruct-q4_1"
@@ -90,3 +90,18 @@ def test_metrics_count_requests_tokens_and_latencies(server):
     pages = {state: value(after, "wick_kv_cache_pages", model=MODEL, state=state) for state in ["used", "cached", "free"]}
     # The finished conversations' pages stay with their sequences (kept for a follow-up turn) or cached.
     assert pages["used"] + pages["cached"] >= 1 and pages["free"] > 0
+
+
+def test_json_log_lines_carry_the_request_id(tmp_path):
+    port = free_port()
+    assert wick(tmp_path, "server", "start", "--port", str(port), "--model", SMOL, "--log-format", "json")[0] == 0
+    try:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models", headers={"X-Request-Id": "probe-31"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert r.headers["X-Request-Id"] == "probe-31"
+    finally:
+        wick(tmp_path, "server", "stop")
+    lines = [json.loads(line) for line in (tmp_path / "logs" / "server.log").read_text().splitlines() if line.strip()]  # every one
+    assert any(l["logger"] == "wick.server" and l["message"].startswith("serving on http://") for l in lines)
+    [request] = [l for l in lines if l.get("request_id") == "probe-31"]
+    assert request["message"].startswith("GET /v1/models 200 in ") and request["level"] == "info" and request["time"].endswith("Z")
