@@ -4,9 +4,10 @@ import Glibc
 import Kernels
 
 /// Attention of a step's queries over the cache, with grouped-query heads, causal and sliding-window
-/// masks (an encoder's queries see their whole sequence). Generation and short prompts go query row by query row over the f16 cache; other batches
-/// (prompt processing) go in tiles of tokens × the query heads sharing one KV head, so each block of
-/// keys and values is widened to f32 once and read by every query in the tile.
+/// masks (an encoder's queries see their whole sequence). Generation and short prompts go query row
+/// by query row over the f16 cache; other batches (prompt processing) go in tiles of tokens × the
+/// query heads sharing one KV head, so each block of keys and values is widened to f32 once and read
+/// by every query in the tile.
 extension Transformer {
     /// Generated tokens before this position attend row by row, rounding as llama.cpp does (short
     /// conversations, where the golden tests compare the two); later ones go in tiles.

@@ -22,7 +22,7 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// Values per embedding vector (the model's hidden size).
     public var embeddingSize: Int { transformer.config.embeddingLength }
     /// An encoder (BERT): it computes embeddings and does not generate text.
-    public var isEmbeddingOnly: Bool { !transformer.config.causal }
+    public var isEmbeddingOnly: Bool { ArchitectureRegistry.isEmbeddingOnly(transformer.config.architecture) }
     let tokenizer: Tokenizer
     let transformer: Transformer
     let scheduler: BatchScheduler

@@ -6,7 +6,8 @@ import Synchronization
 /// Wick's Prometheus metrics (`GET /metrics`), recorded through swift-metrics. The service bootstraps
 /// the Prometheus backend once (`bootstrap`); without it (servers inside tests) the records go nowhere.
 /// HTTP requests by route, method and status, their durations and the active ones are Hummingbird's
-/// `MetricsMiddleware` (`hb_requests`, `hb_request_duration`, `hb_request_errors`, `hb_active_requests`).
+/// `MetricsMiddleware` (`hb_requests`, `http_server_request_duration`, `hb_request_errors`,
+/// `http_server_active_requests`).
 public enum ServerMetrics {
     /// Makes swift-metrics record into a new registry, which it returns (once per process).
     public static func bootstrap() -> PrometheusCollectorRegistry {
