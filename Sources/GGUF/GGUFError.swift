@@ -23,8 +23,9 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .cannotOpen(let path, let reason):
             return "cannot open \(path): \(reason)"
-        case .badMagic(let found):
-            return String(format: "not a GGUF file: magic is 0x%08x, expected 0x46554747 (\"GGUF\")", found)
+        case .badMagic:
+            // The bytes found are not shown: over HTTP they would reveal the start of any file.
+            return "not a GGUF file (it does not begin with \"GGUF\")"
         case .unsupportedVersion(let v):
             return "unsupported GGUF version \(v) (supported: 2 and 3)"
         case .truncated(let what, let offset, let needed, let fileSize):

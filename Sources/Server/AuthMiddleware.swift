@@ -9,29 +9,41 @@ import Synchronization
 
 /// `Authorization: Bearer <key>` (or `x-api-key: <key>`) on /v1, /api and /metrics when keys are configured or issued; `/health`
 /// and `/ready` stay open. Keys are held as SHA-256 digests only and compared in full, every one, so timing does
-/// not reveal how much of a key matched.
+/// not reveal how much of a key matched. With a `RateLimiter`, each key's API requests are counted
+/// against its allowance (one allowance for everyone when no key is required); over it: 429.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let keys: [[UInt8]]
+    let keys: ServiceKeys
     let issued: IssuedKeys?
     let localToken: [UInt8]?
+    let rateLimiter: RateLimiter?
 
-    init(keys: [String], issued: IssuedKeys?, localToken: String?) {
-        self.keys = keys.map(Self.digest)
+    init(keys: ServiceKeys, issued: IssuedKeys?, localToken: String?, rateLimiter: RateLimiter? = nil) {
+        self.keys = keys
         self.issued = issued
         self.localToken = localToken.map(Self.digest)
+        self.rateLimiter = rateLimiter
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard path.hasPrefix("/v1") || path.hasPrefix("/api/") || path == "/metrics", request.method != .options else { return try await next(request, context) }
-        let accepted = keys + (issued?.digests() ?? [])
-        guard !accepted.isEmpty else { return try await next(request, context) }
-        // Anthropic's clients send their key as `x-api-key`.
-        let header = request.headers[.authorization] ?? ""
-        let given = Self.digest(header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : request.headers[HTTPField.Name("x-api-key")!] ?? "")
-        var matched = false
-        for key in accepted + (localToken.map { [$0] } ?? []) { matched = Self.constantTimeEqual(key, given) || matched }
-        guard matched else { throw APIError.unauthorized }
+        let accepted = keys.digests + (issued?.digests() ?? [])
+        var caller: [UInt8] = []
+        if !accepted.isEmpty {
+            // Anthropic's clients send their key as `x-api-key`.
+            let header = request.headers[.authorization] ?? ""
+            let given = Self.digest(header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : request.headers[HTTPField.Name("x-api-key")!] ?? "")
+            var matched = false
+            for key in accepted + (localToken.map { [$0] } ?? []) { matched = Self.constantTimeEqual(key, given) || matched }
+            guard matched else { throw APIError.unauthorized }
+            caller = given
+        }
+        if let rateLimiter, path != "/metrics", let wait = rateLimiter.admit(String(decoding: caller, as: UTF8.self)) {
+            var error = APIError(status: 429, message: "Rate limit reached: \(rateLimiter.perMinute) requests per minute for this key. Retry after \(wait) s.",
+                                 type: "requests", code: "rate_limit_exceeded")
+            error.retryAfter = wait
+            throw error
+        }
         return try await next(request, context)
     }
 

@@ -96,15 +96,18 @@ final class BatchScheduler: @unchecked Sendable {
         if again { queue.dispatch.async { self.step() } }
     }
 
-    /// Moves waiting sequences into free places, in arrival order.
+    /// Moves waiting sequences into free places, in arrival order; those whose client left while
+    /// they waited end at once, giving their queue places back.
     private func admit() {
         let room = parallel - active.count
-        guard room > 0 else { return }
-        let admitted = incoming.withLock { s -> [ScheduledSequence] in
-            let taken = Array(s.pending.prefix(room))
+        let (admitted, abandoned) = incoming.withLock { s -> ([ScheduledSequence], [ScheduledSequence]) in
+            let abandoned = s.pending.filter(\.isCancelled)
+            if !abandoned.isEmpty { s.pending.removeAll(where: \.isCancelled) }
+            let taken = Array(s.pending.prefix(max(0, room)))
             s.pending.removeFirst(taken.count)
-            return taken
+            return (taken, abandoned)
         }
+        for s in abandoned { end(s, .cancelled) }
         active += admitted
     }
 

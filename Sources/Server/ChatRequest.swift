@@ -121,7 +121,7 @@ struct ChatRequest {
             messages = try list.enumerated().map { try Self.message($0.element, index: $0.offset) }
             if let rawTools = body["tools"], rawTools != .none {
                 guard case .array(let t) = rawTools else { throw APIError.invalid("'tools' must be an array.", param: "tools") }
-                tools = t
+                tools = try t.enumerated().map { try Self.tool($0.element, index: $0.offset) }
             }
             switch body["tool_choice"] {
             case nil, .none?: toolChoice = tools.isEmpty ? .none : .auto
@@ -196,6 +196,26 @@ struct ChatRequest {
         }
     }
 
+    /// A function tool as the request gives it, checked: a usable name and, when present, a
+    /// parameters schema that is an object (the template and the call grammar read both).
+    static func tool(_ v: Value, index: Int) throws -> Value {
+        let param = "tools[\(index)]"
+        guard case .object(let t) = v else { throw APIError.invalid("\(param) must be an object.", param: param) }
+        if let type = t["type"], type != .string("function") {
+            throw APIError.invalid("\(param).type must be 'function'.", param: param + ".type")
+        }
+        guard case .object(let f)? = t["function"] else { throw APIError.invalid("\(param).function must be an object.", param: param + ".function") }
+        guard case .string(let name)? = f["name"], (1...256).contains(name.utf8.count),
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " }) else {
+            throw APIError.invalid("\(param).function.name must be a name of 1 to 256 characters without spaces.", param: param + ".function.name")
+        }
+        switch f["parameters"] {
+        case nil, .none?, .object?: break
+        default: throw APIError.invalid("\(param).function.parameters must be a JSON Schema object.", param: param + ".function.parameters")
+        }
+        return v
+    }
+
     /// One message for the template: content flattened to text, tool-call arguments parsed to objects.
     static func message(_ v: Value, index: Int) throws -> Value {
         let param = "messages[\(index)]"
@@ -216,19 +236,26 @@ struct ChatRequest {
                 guard case .object(let p) = part, case .string(let type)? = p["type"] else {
                     throw APIError.invalid("\(param).content parts must be objects with a 'type'.", param: param + ".content")
                 }
-                if type == "text", case .string(let t)? = p["text"] { text.append(t) }
-                else if type != "text" && type != "image_url" && type != "input_text" {
-                    throw APIError.invalid("\(param).content part type '\(type)' is not supported.", param: param + ".content")
-                } else if case .string(let t)? = p["text"] { text.append(t) }
+                switch (type, p["text"]) {
+                case ("text", .string(let t)?), ("input_text", .string(let t)?): text.append(t)
+                case ("text", _), ("input_text", _):
+                    throw APIError.invalid("\(param).content part of type '\(type)' needs a string 'text'.", param: param + ".content")
+                case ("image_url", _): break
+                default: throw APIError.invalid("\(param).content part type '\(type)' is not supported.", param: param + ".content")
+                }
             }
             m["content"] = .string(text.joined(separator: "\n"))
+        case .object(let structured)? where role == "tool":
+            // A tool's structured result is passed as JSON text.
+            m["content"] = .string(Value.object(structured).compactJSON)
         default:
-            // Kibana's tool results and other structured content are passed as JSON text.
-            m["content"] = .string(m["content"]!.compactJSON)
+            throw APIError.invalid("\(param).content must be a string or an array of content parts.", param: param + ".content")
         }
         if case .array(let calls)? = m["tool_calls"] {
-            m["tool_calls"] = .array(calls.map { call in
-                guard case .object(var c) = call, case .object(var fn)? = c["function"] else { return call }
+            m["tool_calls"] = .array(try calls.map { call in
+                guard case .object(var c) = call, case .object(var fn)? = c["function"], case .string? = fn["name"] else {
+                    throw APIError.invalid("\(param).tool_calls must hold objects with a 'function' that has a 'name'.", param: param + ".tool_calls")
+                }
                 if case .string(let args)? = fn["arguments"], let parsed = try? Value(jsonText: args), case .object = parsed {
                     fn["arguments"] = parsed
                 }
@@ -237,6 +264,8 @@ struct ChatRequest {
             })
         } else if m["tool_calls"] == .some(.none) {
             m["tool_calls"] = nil
+        } else if m["tool_calls"] != nil {
+            throw APIError.invalid("\(param).tool_calls must be an array of tool calls.", param: param + ".tool_calls")
         }
         // An earlier reply's reasoning, as clients send it back, is also `thinking` (gpt-oss's template
         // reads that) — except beside text content and tool calls, which that template refuses together.

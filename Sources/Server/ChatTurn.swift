@@ -122,6 +122,8 @@ struct ChatTurn: Sendable {
             case .failed(let e): try await handle(.failed(e))
             }
         }
+        // A cancelled task's stream ends early: the client left, nothing more is delivered.
+        try Task.checkCancellation()
         if reading.chat { try await deliver(parser.finish()) }
         return (result, parser.calls)
     }

@@ -14,7 +14,7 @@ struct NativeAPI: Sendable {
 
     static let version = "0.3.0"
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WickRequestContext>) {
         let host = self.host, downloads = self.downloads, limit = self.limit
         router.get("api/v1/status") { _, _ in
             let instances = await host.instances

@@ -17,7 +17,7 @@ struct OllamaAPI: Sendable {
     /// The Ollama release whose API this follows (clients read it to know what they may use).
     static let version = "0.12.0"
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<WickRequestContext>) {
         let host = self.host, limit = self.limit
         router.get("api/version") { _, _ in WickServer.json(Responses.object([("version", .string(Self.version))])) }
         router.get("api/tags") { _, _ in
@@ -38,7 +38,7 @@ struct OllamaAPI: Sendable {
             return WickServer.json(Responses.object([("models", .array(models))]))
         }
         for path in ["api/show", "api/chat", "api/generate", "api/embed", "api/embeddings"] {
-            router.post(RouterPath(path)) { request, _ -> Response in
+            router.post(RouterPath(path)) { request, context -> Response in
                 try await Self.answer {
                     let body = try FieldReader.object(json: try await WickServer.body(of: request, limit: limit))
                     let name = try await Self.modelName(body, host: host)
@@ -57,7 +57,10 @@ struct OllamaAPI: Sendable {
                     }
                     var handler = OllamaChatHandler(model: model)
                     handler.finished = finished
-                    return try await handler.handle(body: body, chat: chat)
+                    // Ollama streams unless asked not to.
+                    return try await WickServer.generating(context, streamed: body["stream"] != .bool(false)) { [handler] in
+                        try await handler.handle(body: body, chat: chat)
+                    }
                 }
             }
         }
@@ -97,7 +100,7 @@ struct OllamaAPI: Sendable {
         do {
             return try await work()
         } catch let error as APIError {
-            return WickServer.json(Responses.object([("error", .string(error.message))]), status: .init(code: error.status))
+            return WickServer.response(error, body: Responses.object([("error", .string(error.message))]))
         }
     }
 

@@ -2,7 +2,10 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HTTPTypes
+import Logging
+import NIOCore
 import Prometheus
+import ServiceLifecycle
 import Templates
 
 /// The HTTP server: OpenAI-compatible routes over the host's models (a request goes to the model
@@ -24,6 +27,17 @@ public struct WickServer: Sendable {
         public var tls: TLSCertificates?
         public var cors = false
         public var maxBodyBytes = 32 << 20
+        /// The request line and headers together (larger: 431).
+        public var maxHeaderBytes = 64 << 10
+        /// Seconds a request's head, then its body, may take to arrive; also how long an idle
+        /// keep-alive connection stays open.
+        public var readTimeoutSeconds = 30
+        /// Open connections; one more gets a 503 and is closed.
+        public var maxConnections = 512
+        /// API requests per minute per key (0: no limit); over it, 429 with `Retry-After`.
+        public var rateLimitPerMinute = 0
+        /// After SIGTERM or SIGINT, seconds the running requests get to finish (`ShutdownDrain`).
+        public var drainSeconds = 30
         /// Where swift-metrics records (`ServerMetrics.bootstrap`), served at `/metrics`; nil: no `/metrics`.
         public var metrics: PrometheusCollectorRegistry?
         public init() {}
@@ -32,31 +46,38 @@ public struct WickServer: Sendable {
     public let host: ModelHost
     public let configuration: Configuration
     let downloads: DownloadJobs?
+    let drain: ShutdownDrain
+    /// The configured keys, which SIGHUP may replace.
+    public let keys: ServiceKeys
 
     public init(host: ModelHost, configuration: Configuration, downloads: DownloadJobs? = nil) {
         self.host = host
         self.configuration = configuration
         self.downloads = downloads
+        keys = ServiceKeys(configuration.apiKeys)
+        drain = ShutdownDrain(seconds: configuration.drainSeconds, logger: Logger(label: "wick.server"), running: { [queue = host.queue] in queue.queued })
     }
 
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func makeRouter() -> Router<WickRequestContext> {
+        let router = Router(context: WickRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
         if configuration.cors { router.add(middleware: CORSMiddleware()) }
-        router.add(middleware: AuthMiddleware(keys: configuration.apiKeys, issued: configuration.issuedKeys.map(IssuedKeys.init),
-                                              localToken: configuration.localToken))
-        let host = self.host
+        router.add(middleware: AuthMiddleware(keys: keys, issued: configuration.issuedKeys.map(IssuedKeys.init),
+                                              localToken: configuration.localToken,
+                                              rateLimiter: configuration.rateLimitPerMinute > 0 ? RateLimiter(perMinute: configuration.rateLimitPerMinute) : nil))
+        let host = self.host, drain = self.drain
         let limit = configuration.maxBodyBytes
+        router.add(middleware: DrainMiddleware(drain: drain))
 
         router.get("health") { _, _ in Self.json(Responses.object([("status", .string("ok"))])) }
         // For load balancers and Kubernetes: ready while a model is loaded and the queue has room.
         router.get("ready") { _, _ in
             let loaded = await host.instances.count, queue = host.queue
-            guard loaded > 0, queue.queued < queue.maxQueued else {
-                var error = APIError(status: 503, message: loaded == 0 ? "No model is loaded." : "Every queue place is taken (\(queue.maxQueued)).",
-                                     type: "server_error", code: "not_ready")
+            guard loaded > 0, queue.queued < queue.maxQueued, !drain.isDraining else {
+                let why = drain.isDraining ? "The server is shutting down." : loaded == 0 ? "No model is loaded." : "Every queue place is taken (\(queue.maxQueued))."
+                var error = APIError(status: 503, message: why, type: "server_error", code: "not_ready")
                 error.retryAfter = 1
                 throw error
             }
@@ -94,17 +115,22 @@ public struct WickServer: Sendable {
             return Self.json(Responses.object([("id", .string(id)), ("object", .string("response")), ("deleted", .bool(true))]))
         }
         for path in ["v1/chat/completions", "v1/completions", "v1/embeddings", "v1/responses", "v1/messages", "v1/messages/count_tokens"] {
-            router.post(RouterPath(path)) { request, _ -> Response in
+            router.post(RouterPath(path)) { request, context -> Response in
                 do {
                     // Parsed once: the model it names is found first, then its handler reads the rest.
                     let body = try FieldReader.object(json: try await Self.body(of: request, limit: limit))
                     let model = try await host.model(named: FieldReader(body).string("model"))
                     switch path {
                     case "v1/embeddings": return try await EmbeddingsHandler(model: model).handle(body: body)
-                    case "v1/responses": return try await ResponsesHandler(model: model, store: responses).handle(body: body)
-                    case "v1/messages": return try await MessagesHandler(model: model).handle(body: body)
                     case "v1/messages/count_tokens": return try MessagesHandler(model: model).countTokens(body: body)
-                    default: return try await CompletionHandler(model: model, scheduler: nil).handle(body: body, chat: path == "v1/chat/completions")
+                    default: break
+                    }
+                    return try await Self.generating(context, streamed: body["stream"] == .bool(true)) {
+                        switch path {
+                        case "v1/responses": try await ResponsesHandler(model: model, store: responses).handle(body: body)
+                        case "v1/messages": try await MessagesHandler(model: model).handle(body: body)
+                        default: try await CompletionHandler(model: model, scheduler: nil).handle(body: body, chat: path == "v1/chat/completions")
+                        }
                     }
                 } catch let error as APIError where path.hasPrefix("v1/messages") {
                     return Self.response(error, body: MessagesHandler.errorBody(error))
@@ -117,22 +143,66 @@ public struct WickServer: Sendable {
     /// Serves until SIGTERM or SIGINT, then lets running requests finish. `onBound` gets the port
     /// once the server listens.
     public func run(onBound: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let server: HTTPServerBuilder = configuration.tls.map { certificates in
-            HTTPServerBuilder { responder in ReloadingTLSChannel(base: HTTP1Channel(responder: responder), certificates: certificates) }
-        } ?? .http1()
-        let app = Application(router: makeRouter(), server: server,
+        let app = Application(router: makeRouter(), server: httpServer(),
                               configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wick"),
                               onServerRunning: { channel in await onBound(channel.localAddress?.port ?? 0) })
-        try await app.runService()
+        // The drain ends on its own after a signal and then shuts the server down; connections
+        // still busy get a few more seconds.
+        var group = ServiceGroupConfiguration(services: [.init(service: app), .init(service: drain, successTerminationBehavior: .gracefullyShutdownGroup)],
+                                              logger: Logger(label: "wick.server"))
+        group.maximumGracefulShutdownDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
     }
 
-    /// A request's body as text, at most `limit` bytes (413 beyond).
-    static func body(of request: Request, limit: Int) async throws -> String {
-        do {
-            return String(buffer: try await request.body.collect(upTo: limit))
-        } catch {
-            throw APIError(status: 413, message: "The request body is larger than \(limit) bytes.", type: "invalid_request_error", code: "request_too_large")
+    /// HTTP/1.1, over TLS when certificates are configured, with each connection's limits
+    /// (`ConnectionGuard`) and the header size limit.
+    func httpServer() -> HTTPServerBuilder {
+        let limits = ConnectionGuard.Limits(readTimeout: .seconds(Int64(configuration.readTimeoutSeconds)), maxConnections: configuration.maxConnections)
+        let connections = ConnectionGuard.OpenConnections()
+        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [ConnectionGuard(limits: limits, connections: connections)],
+                                              httpDecoderConfiguration: .init(maxHeaderFieldSize: configuration.maxHeaderBytes,
+                                                                              maxHeaderListSize: configuration.maxHeaderBytes))
+        return configuration.tls.map { certificates in
+            HTTPServerBuilder { responder in ReloadingTLSChannel(base: HTTP1Channel(responder: responder, configuration: http), certificates: certificates) }
+        } ?? .http1(configuration: http)
+    }
+
+    /// Runs a generating request's handler. A reply that is not streamed is cancelled when its
+    /// client closes the connection (its generation stops at the next step instead of running to
+    /// its end for nobody); the connection's `Departure` is looked at every 50 ms meanwhile. A stream notices a
+    /// departed client when it next writes (a token, or the keep-alive comment).
+    static func generating(_ context: WickRequestContext, streamed: Bool, _ reply: @escaping @Sendable () async throws -> Response) async throws -> Response {
+        guard !streamed, let departure = await context.departure() else { return try await reply() }
+        return try await withThrowingTaskGroup(of: Response.self) { group in
+            group.addTask { try await reply() }
+            group.addTask {
+                while !departure.clientLeft { try await Task.sleep(for: .milliseconds(50)) }
+                throw CancellationError()
+            }
+            defer { group.cancelAll() }
+            guard let response = try await group.next() else { throw CancellationError() }
+            return response
         }
+    }
+
+    /// A request's body as UTF-8 text, at most `limit` bytes: a larger one is refused by its
+    /// `Content-Length` before any of it is read (413, and the connection closed), a body that is
+    /// not UTF-8 or not valid HTTP framing is a 400.
+    static func body(of request: Request, limit: Int) async throws -> String {
+        let tooLarge = APIError(status: 413, message: "The request body is larger than \(limit) bytes.", type: "invalid_request_error", code: "request_too_large")
+        if let declared = request.headers[.contentLength], declared.count > 18 || (Int(declared) ?? 0) > limit { throw tooLarge }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        } catch {
+            throw APIError.invalid("The request body could not be read: the connection broke or its HTTP framing is invalid.", code: "malformed_request")
+        }
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw APIError.invalid("The request body is not valid UTF-8.", code: "invalid_encoding")
+        }
+        return text
     }
 
     /// `/v1/models`: loaded instances, then downloaded models a request may load just in time,
@@ -169,6 +239,8 @@ public struct WickServer: Sendable {
     static func response(_ error: APIError, body: Value? = nil) -> Response {
         var response = json(body ?? error.body, status: .init(code: error.status))
         if let seconds = error.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        // The rest of a refused body is not read: the connection cannot carry another request.
+        if error.status == 413 { response.headers[.connection] = "close" }
         return response
     }
 
@@ -184,6 +256,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return WickServer.response(error)
+        } catch is CancellationError {
+            // The client closed the connection: nobody reads this answer.
+            context.logger.info("request cancelled: the client closed the connection")
+            return WickServer.response(APIError.invalid("The client closed the connection.", code: "client_closed"))
         } catch let error as HTTPError {
             let api: APIError
             switch error.status {
@@ -192,11 +268,28 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .contentTooLarge: api = APIError(status: 413, message: "The request body is too large.", type: "invalid_request_error", code: "request_too_large")
             default: api = APIError(status: error.status.code, message: error.body ?? error.status.reasonPhrase, type: "invalid_request_error")
             }
-            return WickServer.json(api.body, status: .init(code: api.status))
+            return WickServer.response(api)
         } catch {
             context.logger.error("request failed: \(error)")
             return WickServer.json(APIError.internalError().body, status: .internalServerError)
         }
+    }
+}
+
+/// While the server drains before stopping, API requests get 503 `shutting_down` with `Retry-After`;
+/// `/health` still answers (the process is alive).
+struct DrainMiddleware<Context: RequestContext>: RouterMiddleware {
+    let drain: ShutdownDrain
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if drain.isDraining, path.hasPrefix("/v1") || path.hasPrefix("/api/") {
+            var error = APIError(status: 503, message: "The server is shutting down; retry on another instance or after it restarts.",
+                                 type: "server_error", code: "shutting_down")
+            error.retryAfter = 5
+            throw error
+        }
+        return try await next(request, context)
     }
 }
 

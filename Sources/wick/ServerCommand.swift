@@ -30,6 +30,13 @@ struct ServerCommand: AsyncParsableCommand {
         @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
         @Option(help: "Worker threads for inference.") var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Largest request body in bytes.") var maxBodyBytes = 32 << 20
+        @Option(help: "Largest request line and headers in bytes (larger: 431).") var maxHeaderBytes = 64 << 10
+        @Option(help: "Seconds a request's headers, then its body, may take to arrive (slow clients are closed); also how long an idle connection stays open.")
+        var readTimeout = 30
+        @Option(help: "Open connections at once; one more gets 503 and is closed.") var maxConnections = 512
+        @Option(help: "Seconds running requests get to finish after SIGTERM (new ones get 503 meanwhile).") var drainTimeout = 30
+        @Option(help: "API requests per minute per key (one allowance for all when no key is required); over it, 429. 0: no limit.")
+        var rateLimit = 0
         @Option(help: "Requests that may wait for inference (the running ones included) before others get 503.") var maxQueued = 16
         @Option(help: "Sequences each model generates at once (continuous batching), unless a load says otherwise.") var parallel = 4
         @Option(help: "How keys and values are stored unless a load says otherwise: f16, or q8_0 (about half the memory).") var kvCacheType: KVCacheType = .f16
@@ -38,6 +45,12 @@ struct ServerCommand: AsyncParsableCommand {
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             guard maxQueued >= 1 else { throw ValidationError("--max-queued must be at least 1") }
+            guard maxBodyBytes >= 1 else { throw ValidationError("--max-body-bytes must be at least 1") }
+            guard (1024...(16 << 20)).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be between 1024 and 16777216") }
+            guard (1...86400).contains(readTimeout) else { throw ValidationError("--read-timeout must be between 1 and 86400 seconds") }
+            guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+            guard (0...3600).contains(drainTimeout) else { throw ValidationError("--drain-timeout must be between 0 and 3600 seconds") }
+            guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (no limit) or more") }
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
             guard (1...LoadPlanner.maxParallel).contains(parallel) else { throw ValidationError("--parallel must be between 1 and \(LoadPlanner.maxParallel)") }
             guard contextLength.count <= 1 || contextLength.count == model.count else {
@@ -51,7 +64,7 @@ struct ServerCommand: AsyncParsableCommand {
             if let running = ServiceState.read(home), await ServiceLauncher.answers(running) {
                 throw ServiceClient.Failure(description: "a Wick service is already running at \(running.clientBase) (pid \(running.pid)); `wick server stop` stops it")
             }
-            let keys = try apiKeys()
+            let keys = try Self.apiKeys(file: apiKeyFile)
             let certificates = try tlsCertificates()
             if port != 0 { try PortCheck.ensureFree(host: bind, port: port) }
             guard foreground else {
@@ -74,7 +87,8 @@ struct ServerCommand: AsyncParsableCommand {
             }
         }
 
-        private func apiKeys() throws -> [String] {
+        /// The keys of the key file (when one is given) and `WICK_API_KEY`.
+        private static func apiKeys(file apiKeyFile: String?) throws -> [String] {
             var keys: [String] = []
             if let apiKeyFile {
                 guard let fileKeys = APIKeyFile.keys(at: apiKeyFile) else { throw CLIError("cannot read the API key file \(apiKeyFile)") }
@@ -110,12 +124,19 @@ struct ServerCommand: AsyncParsableCommand {
             let token = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
             config.localToken = token
             config.tls = certificates
-            let reloader = certificates.map(CertificateReloader.init)
             config.cors = cors
             config.maxBodyBytes = maxBodyBytes
+            config.maxHeaderBytes = maxHeaderBytes
+            config.readTimeoutSeconds = readTimeout
+            config.maxConnections = maxConnections
+            config.rateLimitPerMinute = rateLimit
+            config.drainSeconds = drainTimeout
             config.metrics = ServerMetrics.bootstrap()
             let downloads = DownloadJobs(fetcher: ModelFetcher(store: store, hub: HubClient()), settings: settings)
             let server = WickServer(host: host, configuration: config, downloads: downloads)
+            var readKeys: (@Sendable () throws -> [String])?
+            if let apiKeyFile { readKeys = { try Self.apiKeys(file: apiKeyFile) } }
+            let reloader = HangupReloader(certificates: certificates, keys: server.keys, readKeys: readKeys)
             let pid = getpid()
             let keyFile = apiKeyFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             let sweeper = Task {
@@ -125,7 +146,7 @@ struct ServerCommand: AsyncParsableCommand {
                 }
             }
             defer {
-                reloader?.cancel()
+                reloader.cancel()
                 sweeper.cancel()
                 ServiceState.remove(home, pid: pid)
             }

@@ -13,28 +13,30 @@ import ModelStore
 @Suite(.serialized) struct RouterTests {
     /// Runs the router on a free port for the duration of `body`.
     func withServer(cors: Bool = false, keys: [String] = ["secret", "other"], issued: URL? = nil, localToken: String? = nil,
-                    _ body: (URL) async throws -> Void) async throws {
+                    rateLimit: Int = 0, _ body: (URL) async throws -> Void) async throws {
         var configuration = WickServer.Configuration()
         configuration.apiKeys = keys
         configuration.issuedKeys = issued
         configuration.localToken = localToken
         configuration.cors = cors
         configuration.maxBodyBytes = 1000
+        configuration.rateLimitPerMinute = rateLimit
         let (ports, announce) = AsyncStream<Int>.makeStream()
-        let app = Application(router: WickServer(host: ModelHost(queue: InferenceQueue(threads: 1, maxQueued: 4), store: nil), configuration: configuration).makeRouter(),
+        let server = WickServer(host: ModelHost(queue: InferenceQueue(threads: 1, maxQueued: 4), store: nil), configuration: configuration)
+        let app = Application(router: server.makeRouter(), server: server.httpServer(),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in announce.yield(channel.localAddress?.port ?? 0) })
-        let server = Task { try await app.run() }
+        let running = Task { try await app.run() }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         do {
             try await body(URL(string: "http://127.0.0.1:\(port)")!)
         } catch {
-            server.cancel()
+            running.cancel()
             throw error
         }
-        server.cancel()
-        _ = try? await server.value
+        running.cancel()
+        _ = try? await running.value
     }
 
     struct Reply {
@@ -148,6 +150,45 @@ import ModelStore
     }
 
     /// The native API refuses every malformed request with an OpenAI-format error naming the field.
+    @Test func bodiesThatAreNotUTF8OrDeclaredTooLargeAreRefused() async throws {
+        try await withServer(keys: []) { base in
+            var request = URLRequest(url: base.appendingPathComponent("v1/chat/completions"))
+            request.httpMethod = "POST"
+            request.httpBody = Data([0x7B, 0x22, 0x6D, 0x22, 0x3A, 0x22, 0xFF, 0xFE, 0x22, 0x7D])  // {"m":"\xFF\xFE"}
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let reply = Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, headers: [:], body: data)
+            #expect(reply.status == 400 && reply.error["code"] == "invalid_encoding")
+
+            // Refused from the header alone: the body is never sent, the connection is closed.
+            let raw = try RawHTTP.exchange(port: base.port ?? 0, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{")
+            #expect(raw.hasPrefix("HTTP/1.1 413") && raw.lowercased().contains("connection: close") && raw.contains(#""code":"request_too_large""#))
+        }
+    }
+
+    @Test func malformedHTTPGetsAJSONErrorAndOversizedHeadersA431() async throws {
+        try await withServer(keys: []) { base in
+            let garbage = try RawHTTP.exchange(port: base.port ?? 0, "NOT HTTP AT ALL\r\n\r\n")
+            #expect(garbage.hasPrefix("HTTP/1.1 400") && garbage.contains(#""code":"malformed_request""#))
+            let badLength = try RawHTTP.exchange(port: base.port ?? 0, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
+            #expect(badLength.hasPrefix("HTTP/1.1 400") && badLength.contains(#""type":"invalid_request_error""#))
+            let big = try RawHTTP.exchange(port: base.port ?? 0, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n")
+            #expect(big.hasPrefix("HTTP/1.1 431") && big.contains(#""code":"headers_too_large""#))
+            // The server goes on serving.
+            #expect(try await send(base, "health").status == 200)
+        }
+    }
+
+    @Test func aKeyOverItsRateGets429WithRetryAfter() async throws {
+        try await withServer(rateLimit: 3) { base in
+            for _ in 0..<3 { #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer secret"]).status == 200) }
+            let limited = try await send(base, "v1/models", headers: ["Authorization": "Bearer secret"])
+            #expect(limited.status == 429 && limited.error["code"] == "rate_limit_exceeded" && Int(limited.header("Retry-After") ?? "") ?? 0 >= 1)
+            // Another key has its own allowance; /health is never limited.
+            #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer other"]).status == 200)
+            #expect(try await send(base, "health").status == 200)
+        }
+    }
+
     @Test func nativeAPIBadRequestsAreClearErrors() async throws {
         let auth = ["Authorization": "Bearer secret"]
         try await withServer { base in

@@ -1,7 +1,7 @@
 """A Hugging Face–compatible hub on loopback for the download tests: repository info, the file tree
 with sizes and LFS SHA-256, and file downloads behind a redirect with HTTP Range support. It can drop
 a connection part-way through a file and serve a corrupted byte, and records each request's Range."""
-import hashlib, http.server, json, os, threading, urllib.parse
+import hashlib, http.server, json, os, threading, time, urllib.parse
 
 
 class FakeHub:
@@ -12,6 +12,7 @@ class FakeHub:
         self.ranges = []          # (path, Range header or None) per download request
         self.sha = {}
         self.token = None         # when set, API calls without "Authorization: Bearer <token>" get 401
+        self.chunk_delay = 0      # seconds to wait before each MiB of a file (a slow link)
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -90,6 +91,8 @@ class FakeHub:
                             self.close_connection = True
                             self.connection.shutdown(2)
                             return
+                        if hub.chunk_delay:
+                            time.sleep(hub.chunk_delay)
                         self.wfile.write(chunk)
                         sent += len(chunk)
 
