@@ -3,18 +3,19 @@ import PackageDescription
 
 // libFuzzer targets, one per parser of untrusted input. Built and run by scripts/fuzz
 // (`-sanitize=fuzzer,address`, `-enable-testing` for the parsers' internal entry points); each
-// target is a library-mode executable whose `LLVMFuzzerTestOneInput` libFuzzer's own main calls.
-let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+// target's main hands its entry to libFuzzer's driver (`FuzzDriver`).
+let parsers: [Target.Dependency] = [.product(name: "WickParsers", package: "Wick"), "FuzzDriver"]
 
 let package = Package(
     name: "WickFuzz",
     dependencies: [.package(name: "Wick", path: "..")],
     targets: [
-        .executableTarget(name: "FuzzGGUF", dependencies: [.product(name: "WickParsers", package: "Wick")], swiftSettings: fuzzer),
-        .executableTarget(name: "FuzzRequests", dependencies: [.product(name: "WickParsers", package: "Wick")], swiftSettings: fuzzer),
-        .executableTarget(name: "FuzzTemplates", dependencies: [.product(name: "WickParsers", package: "Wick")], swiftSettings: fuzzer),
-        .executableTarget(name: "FuzzReplies", dependencies: [.product(name: "WickParsers", package: "Wick")], swiftSettings: fuzzer),
-        .executableTarget(name: "FuzzSchemas", dependencies: [.product(name: "WickParsers", package: "Wick")], swiftSettings: fuzzer),
+        .target(name: "FuzzDriver"),
+        .executableTarget(name: "FuzzGGUF", dependencies: parsers),
+        .executableTarget(name: "FuzzRequests", dependencies: parsers),
+        .executableTarget(name: "FuzzTemplates", dependencies: parsers),
+        .executableTarget(name: "FuzzReplies", dependencies: parsers),
+        .executableTarget(name: "FuzzSchemas", dependencies: parsers),
     ],
     swiftLanguageModes: [.v6]
 )

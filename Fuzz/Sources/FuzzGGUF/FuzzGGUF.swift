@@ -1,3 +1,5 @@
+import FuzzDriver
+import Foundation
 import GGUF
 @testable import Models
 import Tokenizers
@@ -5,8 +7,7 @@ import Tokenizers
 /// A GGUF file's bytes read the way a load reads them: the file parsed (every count, length and
 /// range checked), the model facts shown by `wick ls`, the tokenizer built from its metadata, the
 /// architecture's configuration and the memory estimate. Errors are expected; crashes are not.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzGGUF(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+func fuzzGGUF(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     guard let file = try? GGUFFile(data: Array(UnsafeRawBufferPointer(start: start, count: count))) else { return 0 }
     for (key, value) in file.metadata { _ = "\(key)=\(value)" }
     for tensor in file.tensors { _ = file.data(of: tensor).count }
@@ -19,4 +20,16 @@ public func fuzzGGUF(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     _ = try? MemoryEstimate(gguf: file, contextLength: 256, threads: 1)
     return 0
+}
+
+/// libFuzzer's driver, given this target's entry.
+@main struct Entry {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            guard let data else { return 0 }
+            return fuzzGGUF(UnsafeRawPointer(data), size)
+        })
+    }
 }

@@ -1,11 +1,12 @@
+import FuzzDriver
+import Foundation
 @testable import Server
 
 /// A model's reply text as the server reads it while it streams: the first byte chooses the tool
 /// call format and whether the reply starts in reasoning, the rest is fed in pieces whose sizes the
 /// input also chooses (a call's markup split anywhere), then finished. Covers the reasoning
 /// splitter, every tool-call format's parser, the JSON value scanner and harmony's channels.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzReplies(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+func fuzzReplies(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: start, count: count)
     guard let first = bytes.first else { return 0 }
     let formats: [ToolCallFormat] = [.hermes, .mistral, .json, .harmony, .functools]
@@ -23,4 +24,16 @@ public func fuzzReplies(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     _ = parser.finish()
     return 0
+}
+
+/// libFuzzer's driver, given this target's entry.
+@main struct Entry {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            guard let data else { return 0 }
+            return fuzzReplies(UnsafeRawPointer(data), size)
+        })
+    }
 }

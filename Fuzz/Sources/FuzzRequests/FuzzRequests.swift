@@ -1,11 +1,12 @@
+import FuzzDriver
+import Foundation
 @testable import Server
 import Templates
 
 /// A request body as each API reads it: the JSON reader, then the chat/completions, completions,
 /// embeddings, Responses, Anthropic Messages and Ollama chat/generate readers, down to the checked
 /// `ChatRequest` each one makes. A 400 (`APIError`) is the expected answer to bad input.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzRequests(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+func fuzzRequests(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     guard let text = String(validating: UnsafeRawBufferPointer(start: start, count: count), as: UTF8.self),
           let body = try? FieldReader.object(json: text) else { return 0 }
     _ = try? ChatRequest(body: body, chat: true)
@@ -18,4 +19,16 @@ public func fuzzRequests(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     _ = try? OllamaKeepAlive.parse(body["keep_alive"])
     return 0
+}
+
+/// libFuzzer's driver, given this target's entry.
+@main struct Entry {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            guard let data else { return 0 }
+            return fuzzRequests(UnsafeRawPointer(data), size)
+        })
+    }
 }

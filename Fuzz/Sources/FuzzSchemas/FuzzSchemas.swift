@@ -1,11 +1,12 @@
+import FuzzDriver
+import Foundation
 import Grammar
 import Templates
 
 /// A JSON Schema (from `response_format` or a tool's `parameters`) compiled into a grammar, then a
 /// matcher walked over sample JSON texts byte by byte and asked for the shortest completion.
 /// Schema errors are expected; crashes and hangs are not.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzSchemas(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+func fuzzSchemas(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let text = String(decoding: UnsafeRawBufferPointer(start: start, count: count), as: UTF8.self)
     guard let schema = try? Value(jsonText: text) else { return 0 }
     var grammar = Grammar()
@@ -24,3 +25,15 @@ public func fuzzSchemas(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 }
 
 private let samples = [#"{"city": "Paris", "days": 3, "tags": ["a", "b"], "ok": true}"#, #"[1, -2.5e3, null, "x"]"#, #""2024-01-31""#, "42", "{}"]
+
+/// libFuzzer's driver, given this target's entry.
+@main struct Entry {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            guard let data else { return 0 }
+            return fuzzSchemas(UnsafeRawPointer(data), size)
+        })
+    }
+}

@@ -1,10 +1,11 @@
+import FuzzDriver
+import Foundation
 import Templates
 
 /// A chat template (a GGUF's Jinja source is code from the internet): lexed, parsed and rendered
 /// with a conversation that has tools, tool calls and reasoning, under the default limits on loops,
 /// recursion and output. Template errors are expected; crashes and hangs are not.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTemplates(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+func fuzzTemplates(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let source = String(decoding: UnsafeRawBufferPointer(start: start, count: count), as: UTF8.self)
     guard let template = try? Template(source) else { return 0 }
     _ = try? template.render(context)
@@ -24,3 +25,15 @@ private let context: [String: Value] = {
     guard case .object(let o)? = try? Value(jsonText: json) else { return [:] }
     return Dictionary(uniqueKeysWithValues: o.pairs.map { ($0.0, $0.1) })
 }()
+
+/// libFuzzer's driver, given this target's entry.
+@main struct Entry {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            guard let data else { return 0 }
+            return fuzzTemplates(UnsafeRawPointer(data), size)
+        })
+    }
+}
