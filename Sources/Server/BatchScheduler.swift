@@ -227,24 +227,27 @@ final class BatchScheduler: @unchecked Sendable {
         if s.next == nil { end(s, nil) }
     }
 
-    /// Ends `s` (with `reason`, or as its state already ended) and frees its place.
+    /// Ends `s` (with `reason`, or as its state already ended) and frees its place. The place is
+    /// freed and the generation recorded before its end is sent: a client that has read the end of
+    /// its reply finds both done.
     private func end(_ s: ScheduledSequence, _ reason: GenerationResult.FinishReason?) {
         if let reason { s.state.finish(reason, onText: s.send) }
         s.started.store(true, ordering: .relaxed)
-        s.events.yield(.finished(s.state.result))
         release(s)
         onFinish(s.state.result)
+        s.events.yield(.finished(s.state.result))
+        s.events.finish()
     }
 
     private func fail(_ s: ScheduledSequence, _ error: APIError) {
         s.started.store(true, ordering: .relaxed)
-        s.events.yield(.failed(error))
         release(s)
         onFinish(nil)
+        s.events.yield(.failed(error))
+        s.events.finish()
     }
 
     private func release(_ s: ScheduledSequence) {
-        s.events.finish()
         active.removeAll { $0 === s }
         if let cache = s.cache {
             retained.append(cache)
