@@ -1,5 +1,4 @@
-import FuzzDriver
-import Foundation
+import FuzzEntry
 import GGUF
 @testable import Models
 import Tokenizers
@@ -22,14 +21,6 @@ func fuzzGGUF(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     return 0
 }
 
-/// libFuzzer's driver, given this target's entry.
 @main struct Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            guard let data else { return 0 }
-            return fuzzGGUF(UnsafeRawPointer(data), size)
-        })
-    }
+    static func main() { runFuzzer { data, size in data.map { fuzzGGUF(UnsafeRawPointer($0), size) } ?? 0 } }
 }

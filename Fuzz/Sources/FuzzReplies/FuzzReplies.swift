@@ -1,5 +1,4 @@
-import FuzzDriver
-import Foundation
+import FuzzEntry
 @testable import Server
 
 /// A model's reply text as the server reads it while it streams: the first byte chooses the tool
@@ -26,14 +25,6 @@ func fuzzReplies(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     return 0
 }
 
-/// libFuzzer's driver, given this target's entry.
 @main struct Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            guard let data else { return 0 }
-            return fuzzReplies(UnsafeRawPointer(data), size)
-        })
-    }
+    static func main() { runFuzzer { data, size in data.map { fuzzReplies(UnsafeRawPointer($0), size) } ?? 0 } }
 }

@@ -1,5 +1,4 @@
-import FuzzDriver
-import Foundation
+import FuzzEntry
 import Grammar
 import Templates
 
@@ -26,14 +25,6 @@ func fuzzSchemas(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 
 private let samples = [#"{"city": "Paris", "days": 3, "tags": ["a", "b"], "ok": true}"#, #"[1, -2.5e3, null, "x"]"#, #""2024-01-31""#, "42", "{}"]
 
-/// libFuzzer's driver, given this target's entry.
 @main struct Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            guard let data else { return 0 }
-            return fuzzSchemas(UnsafeRawPointer(data), size)
-        })
-    }
+    static func main() { runFuzzer { data, size in data.map { fuzzSchemas(UnsafeRawPointer($0), size) } ?? 0 } }
 }

@@ -1,5 +1,4 @@
-import FuzzDriver
-import Foundation
+import FuzzEntry
 import Templates
 
 /// A chat template (a GGUF's Jinja source is code from the internet): lexed, parsed and rendered
@@ -26,14 +25,6 @@ private let context: [String: Value] = {
     return Dictionary(uniqueKeysWithValues: o.pairs.map { ($0.0, $0.1) })
 }()
 
-/// libFuzzer's driver, given this target's entry.
 @main struct Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            guard let data else { return 0 }
-            return fuzzTemplates(UnsafeRawPointer(data), size)
-        })
-    }
+    static func main() { runFuzzer { data, size in data.map { fuzzTemplates(UnsafeRawPointer($0), size) } ?? 0 } }
 }
