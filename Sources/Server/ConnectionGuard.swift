@@ -28,6 +28,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         private let left = Atomic<Bool>(false)
         var clientLeft: Bool { left.load(ordering: .relaxed) }
         func record() { left.store(true, ordering: .relaxed) }
+
+        /// Returns once the client has left (looked at every 20 ms), or when the task is cancelled.
+        func untilClientLeaves() async {
+            while !clientLeft && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+        }
     }
 
     /// The process's open connections, shared by every connection's guard.

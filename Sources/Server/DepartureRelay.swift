@@ -16,7 +16,7 @@ enum DepartureRelay {
                     try await body.write(RelayWriter(relay: relay))
                 }
                 group.addTask {
-                    while !departure.clientLeft && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+                    await departure.untilClientLeaves()
                     relay.finish()
                 }
                 do {

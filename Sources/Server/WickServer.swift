@@ -169,8 +169,8 @@ public struct WickServer: Sendable {
 
     /// Runs a generating request's handler so that its generation stops when the client leaves
     /// (at the next step, instead of running to its end for nobody): a reply that is not streamed
-    /// is cancelled, a stream's body is relayed (`DepartureRelay`). The connection's `Departure`
-    /// is looked at every 20–50 ms meanwhile.
+    /// is cancelled, a stream's body is relayed (`DepartureRelay`); both wait on the connection's
+    /// `Departure`.
     static func generating(_ context: WickRequestContext, streamed: Bool, _ reply: @escaping @Sendable () async throws -> Response) async throws -> Response {
         guard let departure = await context.departure() else { return try await reply() }
         guard !streamed else {
@@ -181,7 +181,7 @@ public struct WickServer: Sendable {
         return try await withThrowingTaskGroup(of: Response.self) { group in
             group.addTask { try await reply() }
             group.addTask {
-                while !departure.clientLeft { try await Task.sleep(for: .milliseconds(50)) }
+                await departure.untilClientLeaves()
                 throw CancellationError()
             }
             defer { group.cancelAll() }
