@@ -36,6 +36,16 @@ public final class GGUFFile: Sendable {
     /// Bytes of every part.
     public var fileSize: Int { bytes.buffer.count + parts.reduce(0) { $0 + $1.fileSize } }
 
+    /// Takes a read lease on every part (`MappedBytes.takeReadLease`): `.busy` if one part is
+    /// being written, else `.unavailable` if one part cannot be leased.
+    public func takeReadLeases() -> MappedBytes.Lease {
+        let leases = [bytes.takeReadLease()] + parts.map { $0.takeReadLeases() }
+        return leases.contains(.busy) ? .busy : leases.contains(.unavailable) ? .unavailable : .taken
+    }
+
+    /// Whether another process is waiting to truncate or write one of the leased parts.
+    public var isBeingChanged: Bool { bytes.isBeingChanged || parts.contains { $0.isBeingChanged } }
+
     /// Opens a GGUF file; the first part of a split model (`split.count` > 1 in its metadata) opens
     /// its sibling parts too (`NAME-0000k-of-0000n.gguf`, as llama.cpp's splitter names them).
     public convenience init(path: String) throws {

@@ -31,6 +31,8 @@ final class BatchScheduler: @unchecked Sendable {
         var pending: [ScheduledSequence] = []
         var arrivals = 0
         var running = false
+        /// Set when the model is withdrawn: every sequence, running or to come, fails with it.
+        var withdrawn: APIError?
     }
     private let incoming = Mutex(Incoming())
 
@@ -70,7 +72,18 @@ final class BatchScheduler: @unchecked Sendable {
         return sequence
     }
 
+    /// Ends every sequence, running or waiting, with `error` at the next step, and any submitted
+    /// later at once (the model is being unloaded because its file is changing).
+    func withdraw(_ error: APIError) {
+        incoming.withLock { $0.withdrawn = error }
+    }
+
     private func step() {
+        if let error = incoming.withLock({ $0.withdrawn }) {
+            active += incoming.withLock { s in defer { s.pending.removeAll() }; return s.pending }
+            for s in active { fail(s, error) }
+            retained.removeAll()
+        }
         admit()
         for s in active where s.isCancelled { end(s, .cancelled) }
         for s in active where s.cache == nil { place(s) }

@@ -41,9 +41,11 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// Loads the opened `file` (at `path`) for exactly `contextLength` tokens per sequence (checked by
     /// `LoadPlanner`: a length beyond the trained one is used as asked), `parallel` sequences at once.
     /// `prefixCache`: where reused prompt prefixes are kept across restarts (a folder per model
-    /// file is made in it) and how many bytes they may take.
+    /// file is made in it) and how many bytes they may take. `templateLimits` bound each rendering
+    /// of the chat template (a GGUF's template is code from the internet).
     public init(file: GGUFFile, path: String, id: String? = nil, contextLength: Int, parallel: Int = 4, kvCacheType: KVCacheType = .f16,
-                prefixCache: (directory: URL, bytes: Int)? = nil, queue: InferenceQueue) throws {
+                prefixCache: (directory: URL, bytes: Int)? = nil, templateLimits: Template.Limits = Template.Limits(),
+                queue: InferenceQueue) throws {
         tokenizer = try Tokenizer(gguf: file)
         transformer = try Transformer(gguf: file, vocabularySize: tokenizer.vocabulary.count, sequenceLength: contextLength, pool: queue.pool)
         trainedContextLength = transformer.config.trainedContext
@@ -73,11 +75,19 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
         self.path = path
         let v = tokenizer.vocabulary
         builder = PromptBuilder(template: file.chatTemplate, bosText: v.bos.map { v.tokens[Int($0)] } ?? "",
-                                eosText: v.eos.map { v.tokens[Int($0)] } ?? "")
+                                eosText: v.eos.map { v.tokens[Int($0)] } ?? "", limits: templateLimits)
     }
 
     /// Requests for this model waiting or running.
     public var activeRequests: Int { activity.active }
+
+    /// Takes read leases on the model's file (`GGUFFile.takeReadLeases`).
+    func leaseFile() -> MappedBytes.Lease { transformer.file.takeReadLeases() }
+    /// Whether another process waits to truncate or write the leased file.
+    var fileIsBeingChanged: Bool { transformer.file.isBeingChanged }
+
+    /// Ends this model's generations, running and to come, with `error`: it is being unloaded.
+    func withdraw(_ error: APIError) { scheduler.withdraw(error) }
     /// When a request for this model last ended (or the model was loaded).
     public var lastUsed: ContinuousClock.Instant { activity.lastUsed }
 

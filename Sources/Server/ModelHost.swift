@@ -3,6 +3,7 @@ import GGUF
 import Logging
 import Models
 import ModelStore
+import Templates
 
 /// The loaded models of the service: loads (explicit, or just in time when a request names a
 /// downloaded model), identifiers, routing of a request's `model` field, unloading and idle TTL.
@@ -45,20 +46,49 @@ public actor ModelHost {
 
     public let queue: InferenceQueue
     public let planner: LoadPlanner
+    /// Bounds on each rendering of a loaded model's chat template.
+    public let templateLimits: Template.Limits
     public nonisolated var store: ModelStore? { planner.store }
     public nonisolated var settings: Settings { planner.settings }
     public private(set) var instances: [Instance] = []
     /// Loads under way, by the identifier they will have.
     private var loading: [String: Task<Instance, Error>] = [:]
     private let logger = Logger(label: "wick.host")
+    /// Set by `watchFileChanges`: loaded files are then leased, and unloaded when they change.
+    private var fileWatch: ModelFileWatch?
 
     public init(queue: InferenceQueue, store: ModelStore?, settings: Settings = Settings(), defaultParallel: Int = 4,
-                defaultKVCacheType: KVCacheType = .f16,
+                defaultKVCacheType: KVCacheType = .f16, templateLimits: Template.Limits = Template.Limits(),
                 availableMemory: @escaping @Sendable () -> Int64 = { SystemMemory.current().availableBytes }) {
         SystemHeap.fixThresholds
         self.queue = queue
+        self.templateLimits = templateLimits
         planner = LoadPlanner(store: store, settings: settings, threads: queue.pool.count, defaultParallel: defaultParallel,
                               defaultKVCacheType: defaultKVCacheType, availableMemory: availableMemory)
+    }
+
+    /// From now on, loaded models' files are leased against changes in place: a model whose file
+    /// another process truncates or opens for writing is unloaded (its generations end with a 503
+    /// `model_file_changed`), and the change goes ahead once its mapping is released. A file being
+    /// written when a load starts is refused. Renaming a new file into place changes nothing loaded.
+    public func watchFileChanges() {
+        guard fileWatch == nil else { return }
+        fileWatch = ModelFileWatch { [weak self] in
+            Task { await self?.withdrawChangedModels() }
+        }
+    }
+
+    /// Unloads the models whose files another process waits to change.
+    func withdrawChangedModels() {
+        let changed = instances.filter(\.model.fileIsBeingChanged)
+        for instance in changed {
+            let model = instance.model
+            logger.warning("the file of \(instance.identifier) (\(model.path)) is being changed on disk: unloading it")
+            model.withdraw(APIError(status: 503, message: "The file of '\(instance.identifier)' (\(model.path)) is being changed on disk, so the model was unloaded. Send the request again to load the file as it is now.",
+                                    type: "server_error", code: "model_file_changed"))
+        }
+        let ids = Set(changed.map(\.identifier))
+        if !ids.isEmpty { remove { ids.contains($0.identifier) } }
     }
 
     /// Identifiers of loads under way.
@@ -92,12 +122,24 @@ public actor ModelHost {
     /// in memory is refused here, for explicit and just-in-time loads alike.
     private func start(identifier: String, plan: LoadPlanner.Plan, ttl: Int?) async throws -> Instance {
         guard plan.fits else { throw LoadPlanner.insufficientMemory(plan) }
+        if fileWatch != nil {
+            switch plan.file.takeReadLeases() {
+            case .taken: break
+            case .busy:
+                throw APIError(status: 409, message: "\(plan.path) is being written by another process; load it when it is complete.",
+                               type: "invalid_request_error", param: "model", code: "model_file_busy")
+            case .unavailable:
+                logger.notice("\(plan.path) cannot be leased (a file system without leases, or another user's file): a change in place while it is loaded would stop the service")
+            }
+        }
         let queue = self.queue
         let prefixCache = store.map { (directory: $0.home.cache, bytes: settings.prefixCacheBytes) }
+        let templateLimits = self.templateLimits
         let task = Task.detached { () throws -> Instance in
             let started = ContinuousClock.now
             let model = try ChatModel(file: plan.file, path: plan.path, id: identifier, contextLength: plan.contextLength,
-                                      parallel: plan.parallel, kvCacheType: plan.kvCacheType, prefixCache: prefixCache, queue: queue)
+                                      parallel: plan.parallel, kvCacheType: plan.kvCacheType, prefixCache: prefixCache,
+                                      templateLimits: templateLimits, queue: queue)
             let elapsed = ContinuousClock.now - started
             return Instance(identifier: identifier, key: plan.key, model: model, ttl: ttl,
                             loadSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
@@ -107,6 +149,8 @@ public actor ModelHost {
         do {
             let instance = try await task.value
             instances.append(instance)
+            // A change that began during the load was signalled before the instance was listed.
+            if fileWatch != nil { withdrawChangedModels() }
             logger.info("loaded \(identifier) (\(plan.path), context \(plan.contextLength), \(plan.parallel) at once) in \(String(format: "%.2f", instance.loadSeconds)) s")
             return instance
         } catch let error as APIError {

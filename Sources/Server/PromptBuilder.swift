@@ -8,6 +8,8 @@ import Templates
 /// `tool_choice` forces, and the grammar the reply must follow. Pure: no model, no tokens.
 struct PromptBuilder: Sendable {
     let template: Template?
+    /// Bounds on a rendering: loop iterations, macro call depth, output bytes.
+    let limits: Template.Limits
     let toolFormat: ToolCallFormat
     let bosText: String
     let eosText: String
@@ -23,8 +25,9 @@ struct PromptBuilder: Sendable {
 
     /// `source`: the model's chat template (nil: ChatML). A template that does not parse is kept as
     /// nil, so that each chat request gets a clear 400 rather than the load failing.
-    init(template source: String?, bosText: String, eosText: String) {
+    init(template source: String?, bosText: String, eosText: String, limits: Template.Limits = Template.Limits()) {
         let text = source ?? Self.fallbackTemplate
+        self.limits = limits
         template = try? Template(text)
         toolFormat = ToolCallFormat(template: text)
         rendersTools = text.contains("tools")
@@ -52,7 +55,7 @@ struct PromptBuilder: Sendable {
             "bos_token": .string(bosText), "eos_token": .string(eosText),
         ]
         if !tools.isEmpty { context["tools"] = .array(tools) }
-        var built = Built(text: try Self.render(template, context, messages: messages))
+        var built = Built(text: try Self.render(template, context, messages: messages, limits: limits))
         built.startsInReasoning = built.text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("<think>")
         // A required call to the only tool is a named call; among several, the name the model
         // writes is held to the tools' names.
@@ -101,14 +104,14 @@ struct PromptBuilder: Sendable {
     /// Renders the template. Templates disagree on the shape of tool-call turns: most want the
     /// arguments as an object, some (DeepSeek-R1) join them as text; some need text content where
     /// OpenAI clients send null. When rendering fails, those variants are tried before giving up.
-    static func render(_ template: Template, _ context: [String: Value], messages: [Value]) throws -> String {
+    static func render(_ template: Template, _ context: [String: Value], messages: [Value], limits: Template.Limits) throws -> String {
         let variants = [messages.map(Self.argumentsAsText), messages.map(Self.contentAsText),
                         messages.map { Self.contentAsText(Self.argumentsAsText($0)) }]
         do {
-            return try template.render(context)
+            return try template.render(context, limits: limits)
         } catch let error as TemplateError {
             for variant in variants where variant != messages {
-                if let text = try? template.render(context.merging(["messages": .array(variant)]) { $1 }) { return text }
+                if let text = try? template.render(context.merging(["messages": .array(variant)]) { $1 }, limits: limits) { return text }
             }
             if case .raised(let message) = error {
                 throw APIError.invalid("The chat template refused these messages: \(message)", code: "template_error")

@@ -8,6 +8,7 @@ import Logging
 import Models
 import ModelStore
 import Server
+import Templates
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,10 @@ struct ServerCommand: AsyncParsableCommand {
         @Option(help: "Sequences each model generates at once (continuous batching), unless a load says otherwise.") var parallel = 4
         @Option(help: "How keys and values are stored unless a load says otherwise: f16, or q8_0 (about half the memory).") var kvCacheType: KVCacheType = .f16
         @Option(help: "The log's format: text, or json (one object per line, for log shippers).") var logFormat: LogFormat = .text
+        @Option(help: "Loop iterations a chat template may run to render one prompt (beyond: 400 template_error).")
+        var templateMaxLoops = Template.Limits().loopIterations
+        @Option(help: "Bytes of prompt text a chat template may write for one request (beyond: 400 template_error).")
+        var templateMaxOutputBytes = Template.Limits().outputBytes
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -51,6 +56,8 @@ struct ServerCommand: AsyncParsableCommand {
             guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
             guard (0...3600).contains(drainTimeout) else { throw ValidationError("--drain-timeout must be between 0 and 3600 seconds") }
             guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (no limit) or more") }
+            guard templateMaxLoops >= 1 else { throw ValidationError("--template-max-loops must be at least 1") }
+            guard templateMaxOutputBytes >= 1 else { throw ValidationError("--template-max-output-bytes must be at least 1") }
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
             guard (1...LoadPlanner.maxParallel).contains(parallel) else { throw ValidationError("--parallel must be between 1 and \(LoadPlanner.maxParallel)") }
             guard contextLength.count <= 1 || contextLength.count == model.count else {
@@ -87,6 +94,13 @@ struct ServerCommand: AsyncParsableCommand {
             }
         }
 
+        private var templateLimits: Template.Limits {
+            var limits = Template.Limits()
+            limits.loopIterations = templateMaxLoops
+            limits.outputBytes = templateMaxOutputBytes
+            return limits
+        }
+
         /// The keys of the key file (when one is given) and `WICK_API_KEY`.
         private static func apiKeys(file apiKeyFile: String?) throws -> [String] {
             var keys: [String] = []
@@ -106,7 +120,8 @@ struct ServerCommand: AsyncParsableCommand {
             let settings = try Settings.load(from: home)
             let store = ModelStore(home: home)
             let host = ModelHost(queue: InferenceQueue(threads: threads, maxQueued: maxQueued), store: store, settings: settings,
-                                 defaultParallel: parallel, defaultKVCacheType: kvCacheType)
+                                 defaultParallel: parallel, defaultKVCacheType: kvCacheType, templateLimits: templateLimits)
+            await host.watchFileChanges()
             for (i, name) in model.enumerated() {
                 let context = contextLength.isEmpty ? nil : contextLength[contextLength.count == 1 ? 0 : i]
                 let instance = try await host.load(.init(model: name, contextLength: context))

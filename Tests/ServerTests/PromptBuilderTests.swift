@@ -23,6 +23,24 @@ struct PromptBuilderTests {
         #expect(built == PromptBuilder.Built(text: "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"))
     }
 
+    @Test func theTemplateLimitsAreTheBuildersOwn() throws {
+        let messages = (0..<20).map { #"{"role":"user","content":"message \#($0)"}"# }.joined(separator: ",")
+        let chat = try request(#"{"messages":["# + messages + "]}")
+        #expect(try PromptBuilder(template: toolTemplate, bosText: "", eosText: "").build(chat).text.contains("message 19"))
+        var loops = Template.Limits()
+        loops.loopIterations = 10
+        var output = Template.Limits()
+        output.outputBytes = 100
+        for limits in [loops, output] {
+            do {
+                _ = try PromptBuilder(template: toolTemplate, bosText: "", eosText: "", limits: limits).build(chat)
+                Issue.record("rendered past its limits")
+            } catch let error as APIError {
+                #expect(error.status == 400 && error.code == "template_error")
+            }
+        }
+    }
+
     @Test func toolsReachTheTemplateUnlessToolChoiceIsNone() throws {
         let builder = PromptBuilder(template: toolTemplate, bosText: "", eosText: "")
         let auto = try builder.build(request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\(tools)}"))

@@ -11,7 +11,7 @@ struct TemplateVariantTests {
     """#, chat: true).messages
 
     func render(_ source: String) throws -> String {
-        try PromptBuilder.render(Template(source), ["messages": .array(messages)], messages: messages)
+        try PromptBuilder.render(Template(source), ["messages": .array(messages)], messages: messages, limits: Template.Limits())
     }
 
     @Test func argumentsStayObjectsForTemplatesThatSerialiseThem() throws {

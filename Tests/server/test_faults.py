@@ -1,6 +1,6 @@
 """Faults: SIGTERM while streams run (drain with 503s for newcomers, a bounded exit), a download
 killed with SIGKILL and resumed, a download whose writes fail (the file-size limit standing in for
-a full disk), a loaded model's file replaced on disk, and a client that leaves a request that is
+a full disk), a loaded model's file replaced on disk or truncated in place, and a client that leaves a request that is
 not streamed (its generation stops)."""
 import json, os, resource, shutil, signal, socket, subprocess, threading, time, urllib.error, urllib.request
 import pytest
@@ -126,6 +126,45 @@ def test_a_loaded_models_file_replaced_on_disk_keeps_serving(tmp_path):
         # Loading it again now reads the corrupt file: a clear error, and the server stays up.
         status, _, reply = request(base, "/api/v1/models/load", {"model": str(model), "identifier": "again"})
         assert status in (400, 422) and json.loads(reply)["error"]["message"], reply
+        assert request(base, "/v1/chat/completions", ask)[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_loaded_models_file_truncated_in_place_unloads_it_first(tmp_path):
+    """Truncating a mapped file would make the next read of a lost page end the service with
+    SIGBUS. The loaded file is leased: the truncation waits while the model is unloaded (its
+    running stream ends with model_file_changed), then goes ahead, and the service keeps serving."""
+    model = tmp_path / "model.gguf"
+    shutil.copy(SMOL, model)
+    proc, base = serve(["--model", str(model), "--context-length", "2048"], environment(tmp_path / "home"))
+    try:
+        chunks = []
+        body = {"messages": [{"role": "user", "content": "Count from one to a thousand."}], "max_tokens": 1500,
+                "ignore_eos": True, "stream": True, "temperature": 0}
+        r = urllib.request.Request(base + "/v1/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        stream = urllib.request.urlopen(r, timeout=120)
+        reader = threading.Thread(target=lambda: chunks.extend(stream))
+        reader.start()
+        while len(chunks) < 5:
+            time.sleep(0.01)
+        started = time.monotonic()
+        os.truncate(model, 4096)  # blocks until the service lets go of the file
+        waited = time.monotonic() - started
+        reader.join(timeout=60)
+        text = b"".join(chunks).decode()
+        assert "model_file_changed" in text, text[-500:]
+        assert waited < 10 and model.stat().st_size == 4096
+        assert proc.poll() is None
+        with urllib.request.urlopen(base + "/v1/models", timeout=10) as listing:
+            assert json.loads(listing.read())["data"] == []
+        # The truncated file now fails to load with a clear error; a whole copy loads and serves.
+        status, _, reply = request(base, "/api/v1/models/load", {"model": str(model)})
+        assert status == 400 and json.loads(reply)["error"]["message"], reply
+        status, _, reply = request(base, "/api/v1/models/load", {"model": SMOL, "context_length": 512})
+        assert status == 200, reply
+        ask = {"messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 4}
         assert request(base, "/v1/chat/completions", ask)[0] == 200
     finally:
         proc.terminate()
