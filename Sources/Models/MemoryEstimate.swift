@@ -26,6 +26,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         let perToken = 4 * c.embeddingLength + 3 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim + 2 * c.feedForwardLength + c.vocabularySize
         // A mixture of experts: router scores, each row's place in its experts' lists, an expert's gathered input and output.
         let perTokenExperts = c.experts.map { 3 * $0.count + 2 * c.embeddingLength + 2 * c.feedForwardLength } ?? 0
-        scratchBytes = scores + Int64(batch + 7) * Int64(perToken + perTokenExperts) * 4
+        // An encoder's sequence is one step: its rows are the whole context.
+        let rows = c.causal ? batch : max(batch, contextLength)
+        scratchBytes = scores + Int64(rows + 7) * Int64(perToken + perTokenExperts) * 4
     }
 }

@@ -25,13 +25,42 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether the client left: it closed its side of the connection, or the connection closed.
     /// Read by a reply running for it (`WickServer.generating`).
     final class Departure: Sendable {
-        private let left = Atomic<Bool>(false)
-        var clientLeft: Bool { left.load(ordering: .relaxed) }
-        func record() { left.store(true, ordering: .relaxed) }
+        private struct State {
+            var left = false
+            var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+            var nextWaiter = 0
+        }
+        private let state = Mutex(State())
+        var clientLeft: Bool { state.withLock { $0.left } }
 
-        /// Returns once the client has left (looked at every 20 ms), or when the task is cancelled.
+        func record() {
+            let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                s.left = true
+                defer { s.waiters = [:] }
+                return Array(s.waiters.values)
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        /// Returns the moment the client leaves, or when the task is cancelled.
         func untilClientLeaves() async {
-            while !clientLeft && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+            let id = state.withLock { s in
+                s.nextWaiter += 1
+                return s.nextWaiter
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                    // A cancellation before this point finds no waiter to resume: checked here.
+                    let now = state.withLock { s -> Bool in
+                        if s.left || Task.isCancelled { return true }
+                        s.waiters[id] = waiter
+                        return false
+                    }
+                    if now { waiter.resume() }
+                }
+            } onCancel: {
+                state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+            }
         }
     }
 

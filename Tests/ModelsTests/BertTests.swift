@@ -85,4 +85,12 @@ import Testing
         #expect(!ArchitectureRegistry.isEmbeddingOnly("qwen3"))
         #expect(try Self.model().weights.output == nil)
     }
+
+    @Test func theMemoryEstimateHoldsAWholeSequenceOfAnEncoder() throws {
+        let file = try GGUFFile(data: Self.tinyBert().bytes())
+        let short = try MemoryEstimate(gguf: file, contextLength: 16, threads: 1, batch: 16)
+        let whole = try MemoryEstimate(gguf: file, contextLength: 64, threads: 1, batch: 16)
+        // 48 more rows in the one step, each with at least its x, h, q, k, v, attention, o, gate and up values.
+        #expect(whole.scratchBytes - short.scratchBytes >= 48 * (7 * 16 + 2 * 32) * 4)
+    }
 }

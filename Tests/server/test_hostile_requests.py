@@ -8,6 +8,7 @@ from conftest import SMOL, serve
 
 READ_TIMEOUT = 2
 MAX_CONNECTIONS = 120
+TEMPLATE_OUTPUT = 65536
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def server(tmp_path_factory):
     env["WICK_HOME"] = str(home)
     proc, base = serve(["--model", SMOL, "--context-length", "512", "--read-timeout", str(READ_TIMEOUT),
                         "--max-connections", str(MAX_CONNECTIONS), "--max-body-bytes", str(1 << 20),
-                        "--max-header-bytes", "16384"], env)
+                        "--max-header-bytes", "16384", "--template-max-output-bytes", str(TEMPLATE_OUTPUT)], env)
     yield proc, int(base.rsplit(":", 1)[1])
     proc.terminate()
     proc.wait(timeout=30)
@@ -194,6 +195,16 @@ OTHER_CASES = {
     "native load of a file that is not GGUF": ("api/v1/models/load", {"model": "../../../../../../etc/passwd"}, 400),
     "native load context negative": ("api/v1/models/load", {"model": "x", "context_length": -1}, 400),
 }
+
+
+def test_the_template_output_limit_is_a_setting(server):
+    proc, port = server
+    status, headers, reply = exchange(port, post("v1/chat/completions", json.dumps(
+        {"messages": [{"role": "user", "content": "x" * (TEMPLATE_OUTPUT + 10)}], "max_tokens": 2})))
+    assert_error(status, headers, reply, 400)
+    error = json.loads(reply)["error"]
+    assert error["code"] == "template_error" and "65536 bytes" in error["message"], error
+    alive(proc, port)
 
 
 @pytest.mark.parametrize("case", list(OTHER_CASES))
