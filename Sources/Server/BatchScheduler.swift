@@ -78,8 +78,11 @@ final class BatchScheduler: @unchecked Sendable {
         incoming.withLock { $0.withdrawn = error }
     }
 
+    /// Why the model was withdrawn, once it is.
+    var withdrawal: APIError? { incoming.withLock { $0.withdrawn } }
+
     private func step() {
-        if let error = incoming.withLock({ $0.withdrawn }) {
+        if let error = withdrawal {
             active += incoming.withLock { s in defer { s.pending.removeAll() }; return s.pending }
             for s in active { fail(s, error) }
             retained.removeAll()

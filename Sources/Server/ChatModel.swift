@@ -152,10 +152,12 @@ public final class ChatModel: InferenceScheduler, @unchecked Sendable {
     /// sequences' pages are left alone).
     func embed(_ sequences: [[Int32]]) async throws -> [[Float]] {
         try admit()
-        let transformer = self.transformer, activity = self.activity
-        return await withCheckedContinuation { done in
+        let transformer = self.transformer, activity = self.activity, scheduler = self.scheduler
+        return try await withCheckedThrowingContinuation { done in
             queue.run {
                 defer { activity.ended() }
+                // A model withdrawn while this waited reads no more of its file.
+                if let error = scheduler.withdrawal { return done.resume(throwing: error) }
                 let cache = transformer.makeCache(contextLength: sequences.map(\.count).max() ?? 1)
                 done.resume(returning: sequences.map { tokens in
                     cache.truncate(to: 0)

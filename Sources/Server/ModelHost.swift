@@ -73,22 +73,15 @@ public actor ModelHost {
     /// written when a load starts is refused. Renaming a new file into place changes nothing loaded.
     public func watchFileChanges() {
         guard fileWatch == nil else { return }
-        fileWatch = ModelFileWatch { [weak self] in
-            Task { await self?.withdrawChangedModels() }
+        fileWatch = ModelFileWatch { [weak self] models in
+            Task { await self?.unload(withdrawn: models) }
         }
     }
 
-    /// Unloads the models whose files another process waits to change.
-    func withdrawChangedModels() {
-        let changed = instances.filter(\.model.fileIsBeingChanged)
-        for instance in changed {
-            let model = instance.model
-            logger.warning("the file of \(instance.identifier) (\(model.path)) is being changed on disk: unloading it")
-            model.withdraw(APIError(status: 503, message: "The file of '\(instance.identifier)' (\(model.path)) is being changed on disk, so the model was unloaded. Send the request again to load the file as it is now.",
-                                    type: "server_error", code: "model_file_changed"))
-        }
-        let ids = Set(changed.map(\.identifier))
-        if !ids.isEmpty { remove { ids.contains($0.identifier) } }
+    /// Drops the instances of models withdrawn because their files are changing.
+    private func unload(withdrawn models: [ChatModel]) {
+        guard !models.isEmpty else { return }
+        remove { instance in models.contains { $0 === instance.model } }
     }
 
     /// Identifiers of loads under way.
@@ -149,8 +142,10 @@ public actor ModelHost {
         do {
             let instance = try await task.value
             instances.append(instance)
-            // A change that began during the load was signalled before the instance was listed.
-            if fileWatch != nil { withdrawChangedModels() }
+            if let fileWatch {
+                fileWatch.watch(instance.model)
+                unload(withdrawn: fileWatch.withdrawChanged())
+            }
             logger.info("loaded \(identifier) (\(plan.path), context \(plan.contextLength), \(plan.parallel) at once) in \(String(format: "%.2f", instance.loadSeconds)) s")
             return instance
         } catch let error as APIError {

@@ -101,6 +101,7 @@ public struct WickServer: Sendable {
             }
             return Self.json(model.value)
         }
+        WebInterface().register(on: router)
         NativeAPI(host: host, downloads: downloads, limit: limit).register(on: router)
         OllamaAPI(host: host, downloads: downloads, limit: limit).register(on: router)
         let responses = ResponseStore()

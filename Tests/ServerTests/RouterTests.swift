@@ -73,6 +73,28 @@ import ModelStore
         }
     }
 
+    @Test func theWebInterfaceIsServedWithoutAKeyAndLoadsNothingFromElsewhere() async throws {
+        try await withServer { base in
+            let page = try await send(base, "")
+            #expect(page.status == 200 && page.header("Content-Type")?.hasPrefix("text/html") == true)
+            #expect(String(decoding: page.body, as: UTF8.self).contains(#"<script type="module" src="/ui/app.js">"#))
+            #expect(page.header("Content-Security-Policy")?.hasPrefix("default-src 'self'") == true)
+            // Every module the page imports is served, as JavaScript.
+            for name in WebInterface.assets.keys where name.hasSuffix(".js") {
+                let module = try await send(base, "ui/" + name)
+                #expect(module.status == 200 && module.header("Content-Type")?.hasPrefix("text/javascript") == true, "\(name)")
+                for imported in String(decoding: module.body, as: UTF8.self).matches(of: /from '\.\/([a-z]+\.js)'/) {
+                    #expect(WebInterface.assets[String(imported.1)] != nil, "\(name) imports \(imported.1)")
+                }
+            }
+            #expect(try await send(base, "ui/style.css").header("Content-Type")?.hasPrefix("text/css") == true)
+            let missing = try await send(base, "ui/..%2F..%2Fetc%2Fpasswd")
+            #expect(missing.status == 404 && missing.error["type"] == "invalid_request_error")
+            // The data behind the page still needs the key.
+            #expect(try await send(base, "api/v1/models").status == 401)
+        }
+    }
+
     @Test func readyOnlyWithAModelLoaded() async throws {
         try await withServer { base in
             let reply = try await send(base, "ready")  // open, like /health

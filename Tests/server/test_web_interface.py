@@ -1,0 +1,154 @@
+"""The web interface at `/` in headless Chromium (Debian's chromium and chromium-driver, driven with
+selenium) against the real background service: the store's models, a load at a chosen context length
+(which `wick ps --json` then shows), a streamed chat, the Kibana connector values, unload, and a key
+asked for and used. A screenshot of each screen is saved under .build/web-screenshots; the page's
+transfer size and time to interactive are printed."""
+import json, os, signal, time
+import pytest
+from conftest import SMOL, free_port, wick
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+SMOL_KEY = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
+SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "web-screenshots")
+
+
+def start_service(home, *args):
+    port = free_port()
+    code, _, err = wick(home, "server", "start", "--port", str(port), *args)
+    assert code == 0, err
+    return f"http://127.0.0.1:{port}", json.load(open(home / "service.json"))["pid"]
+
+
+def stop_service(home, pid):
+    wick(home, "server", "stop")
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(flag)
+    options.binary_location = "/usr/bin/chromium"
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
+    os.makedirs(SHOTS, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    home = tmp_path_factory.mktemp("web-home")
+    assert wick(home, "import", SMOL, "--user-repo", SMOL_KEY, "--symbolic-link")[0] == 0
+    base, pid = start_service(home)
+    yield home, base
+    stop_service(home, pid)
+
+
+def wait(driver, condition, timeout=60):
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
+
+
+def screen(driver, name):
+    driver.find_element(By.ID, "tab-" + name).click()
+    wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == name)
+
+
+def text(driver, element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def test_models_load_chat_server_and_unload(browser, service):
+    home, base = service
+    browser.get(base + "/#models")
+    wait(browser, lambda d: SMOL_KEY in text(d, "model-rows"))
+    timing = browser.execute_script("""
+        const nav = performance.getEntriesByType('navigation')[0];
+        const resources = performance.getEntriesByType('resource');
+        return {interactive: nav.domInteractive, complete: nav.loadEventEnd,
+                bytes: nav.transferSize + resources.reduce((n, r) => n + r.transferSize, 0),
+                files: 1 + resources.length, foreign: resources.filter(r => !r.name.startsWith(location.origin)).length};""")
+    print(f"\nweb interface: {timing['files']} files, {timing['bytes']} bytes transferred, interactive after "
+          f"{timing['interactive']:.0f} ms, loaded after {timing['complete']:.0f} ms")
+    assert timing["foreign"] == 0
+    row = text(browser, "model-rows")
+    assert "135M" in row and "Q4_1" in row and "8192" in row
+    browser.save_screenshot(os.path.join(SHOTS, "models.png"))
+
+    # Load at a chosen context length: the estimate follows the field.
+    screen(browser, "load")
+    field = browser.find_element(By.ID, "load-context")
+    field.clear()
+    field.send_keys("1024")
+    wait(browser, lambda d: "Needs" in text(d, "load-estimate"))
+    estimate_at_1024 = text(browser, "load-estimate")
+    field.clear()
+    field.send_keys("4096")
+    wait(browser, lambda d: "Needs" in text(d, "load-estimate") and text(d, "load-estimate") != estimate_at_1024)
+    field.clear()
+    field.send_keys("1024")
+    wait(browser, lambda d: text(d, "load-estimate") == estimate_at_1024)
+    assert browser.find_element(By.ID, "load-context-range").get_attribute("value") == "1024"
+    browser.find_element(By.ID, "load-identifier").send_keys("smol-web")
+    browser.find_element(By.ID, "load-button").click()
+    wait(browser, lambda d: "Loaded smol-web" in text(d, "notice"))
+    wait(browser, lambda d: "smol-web" in text(d, "instance-rows") and "1024" in text(d, "instance-rows"))
+    browser.save_screenshot(os.path.join(SHOTS, "load.png"))
+    code, out, err = wick(home, "ps", "--json")
+    assert code == 0, err
+    assert [(i["identifier"], i["context_length"]) for i in json.loads(out)] == [("smol-web", 1024)]
+
+    # A streamed reply, with its time to first token and speed.
+    screen(browser, "chat")
+    assert browser.find_element(By.ID, "chat-model").get_attribute("value") == "smol-web"
+    browser.find_element(By.ID, "chat-max-tokens").clear()
+    browser.find_element(By.ID, "chat-max-tokens").send_keys("24")
+    browser.find_element(By.ID, "chat-input").send_keys("What is the capital of France?")
+    browser.find_element(By.ID, "chat-send").click()
+    wait(browser, lambda d: "tokens/s" in text(d, "chat-log"))
+    reply = browser.find_elements(By.CSS_SELECTOR, "#chat-log li.assistant .content")[0].text
+    meta = browser.find_elements(By.CSS_SELECTOR, "#chat-log li.assistant .meta")[0].text
+    assert reply.strip() and "first token after" in meta and "finished:" in meta
+    browser.save_screenshot(os.path.join(SHOTS, "chat.png"))
+
+    screen(browser, "server")
+    assert text(browser, "connector-url") == base + "/v1/chat/completions"
+    assert text(browser, "connector-model") == "smol-web"
+    browser.save_screenshot(os.path.join(SHOTS, "server.png"))
+
+    screen(browser, "load")
+    browser.find_element(By.CSS_SELECTOR, "button[aria-label='Unload smol-web']").click()
+    wait(browser, lambda d: "Nothing is loaded" in text(d, "instance-rows"))
+    assert json.loads(wick(home, "ps", "--json")[1]) == []
+
+
+def test_a_service_with_a_key_asks_for_it(browser, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    assert wick(home, "import", SMOL, "--user-repo", SMOL_KEY, "--symbolic-link")[0] == 0
+    keys = tmp_path / "keys"
+    keys.write_text("web-secret\n")
+    base, pid = start_service(home, "--api-key-file", str(keys))
+    try:
+        browser.get(base + "/#models")
+        wait(browser, lambda d: d.find_element(By.ID, "login").is_displayed())
+        assert "needs an API key" in text(browser, "notice")
+        browser.save_screenshot(os.path.join(SHOTS, "key.png"))
+        browser.find_element(By.ID, "login-key").send_keys("wrong")
+        browser.find_element(By.CSS_SELECTOR, "#login button").click()
+        wait(browser, lambda d: "refused this key" in text(d, "notice"))
+        browser.find_element(By.ID, "login-key").send_keys("web-secret")
+        browser.find_element(By.CSS_SELECTOR, "#login button").click()
+        wait(browser, lambda d: SMOL_KEY in text(d, "model-rows"))
+        assert not browser.find_element(By.ID, "login").is_displayed()
+        # Forgetting the key asks for it again.
+        browser.find_element(By.ID, "logout").click()
+        wait(browser, lambda d: d.find_element(By.ID, "login").is_displayed())
+    finally:
+        browser.execute_script("sessionStorage.clear()")
+        stop_service(home, pid)
