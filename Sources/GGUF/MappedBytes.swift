@@ -11,7 +11,7 @@ import Darwin
 /// it: a file truncated in place under its mapping would make every later read of the lost pages
 /// raise SIGBUS, and with a lease the process truncating or opening the file for writing waits
 /// (up to the kernel's `lease-break-time`, 45 s by default) until this mapping is released, while
-/// the owner sees `isBeingChanged` (and gets SIGIO) and can let go of it.
+/// the owner sees `isBeingChanged` and can let go of it.
 public final class MappedBytes: @unchecked Sendable {
     public let buffer: UnsafeRawBufferPointer
     private let isMapped: Bool

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Talks to a Hugging Face–compatible hub (`HF_ENDPOINT`, default the public hub; `HF_TOKEN` sent
-/// when set): a repository's file list and its files' download addresses.
+/// when set): search, a repository's file list and its files' download addresses.
 public struct HubClient: Sendable {
     public let endpoint: String
     public let token: String?
@@ -57,6 +57,20 @@ public struct HubClient: Sendable {
         init(from decoder: Decoder) throws {
             type = try decoder.container(keyedBy: HubFile.CodingKeys.self).decode(String.self, forKey: .type)
             file = try HubFile(from: decoder)
+        }
+    }
+
+    /// Repositories with GGUF files whose names hold the words of `query`, most downloaded first.
+    public func search(_ query: String, limit: Int = 30) async throws -> [HubRepo] {
+        var components = URLComponents()
+        components.queryItems = [URLQueryItem(name: "search", value: query), URLQueryItem(name: "filter", value: "gguf"),
+                                 URLQueryItem(name: "sort", value: "downloads"), URLQueryItem(name: "direction", value: "-1"),
+                                 URLQueryItem(name: "limit", value: String(limit))]
+        let (body, _) = try await get("/api/models?" + (components.percentEncodedQuery ?? ""), what: "the search for '\(query)'")
+        do {
+            return try JSONDecoder().decode([HubRepo].self, from: body)
+        } catch {
+            throw HubError.badResponse("the search results from \(endpoint) are not what a hub sends: \(error)")
         }
     }
 

@@ -26,10 +26,13 @@ public struct RepoModel: Sendable, Equatable {
     /// Quantizations in the order a default is chosen: the usual balance of size and quality first.
     static let preference = ["q4_k_m", "q4_k_s", "q5_k_m", "q4_0", "q5_k_s", "q6_k", "q8_0", "iq4_xs", "q3_k_l", "q3_k_m"]
 
+    /// Whether its weights fit in `memoryBytes` with room for a context.
+    public func fits(memoryBytes: Int64) -> Bool { Double(sizeBytes) * 1.2 < Double(memoryBytes) }
+
     /// The model offered by default: the first of `preference` whose file fits in `memoryBytes`
     /// with room for a context, else the largest that fits, else the smallest.
     public static func defaultChoice(in models: [RepoModel], memoryBytes: Int64) -> RepoModel? {
-        let fits = models.filter { Double($0.sizeBytes) * 1.2 < Double(memoryBytes) }
+        let fits = models.filter { $0.fits(memoryBytes: memoryBytes) }
         for q in preference { if let m = fits.first(where: { $0.quantization == q }) { return m } }
         return fits.last ?? models.first
     }

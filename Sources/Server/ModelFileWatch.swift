@@ -7,21 +7,24 @@ import Synchronization
 
 /// Tells loaded models when their file is about to be truncated or written in place. Loaded files
 /// hold read leases (`MappedBytes.takeReadLease`); a process that truncates or opens one for
-/// writing waits while the kernel signals SIGIO here. The models whose files are changing are
-/// withdrawn at once, on the signal's own thread (their generations end at the next step and read
-/// no more weights, whatever the rest of the process is doing), then handed to `onWithdrawn` to
-/// be unloaded, which releases their mappings and lets the writer go on. Without this, the next
-/// read of a page cut off the file would end the service with SIGBUS.
+/// writing waits until the lease is released (or the kernel's lease-break-time passes). The leases
+/// are looked at every `interval` (the kernel also raises SIGIO, but to whichever thread took the
+/// lease, where it may be ignored or lost with the thread, so it is not relied on). The models
+/// whose files are changing are withdrawn at once, on the timer's own thread (their generations end
+/// at the next step and read no more weights, whatever the rest of the process is doing), then
+/// handed to `onWithdrawn` to be unloaded, which releases their mappings and lets the writer go on.
+/// Without this, the next read of a page cut off the file would end the service with SIGBUS.
 final class ModelFileWatch {
-    private let source: any DispatchSourceSignal
+    private let source: any DispatchSourceTimer
     private let watched: Watched
 
-    /// `onWithdrawn` gets the models a signal withdrew.
-    init(onWithdrawn: @escaping @Sendable ([ChatModel]) -> Void) {
+    /// `onWithdrawn` gets the models a look withdrew.
+    init(interval: DispatchTimeInterval = .milliseconds(250), onWithdrawn: @escaping @Sendable ([ChatModel]) -> Void) {
         let watched = Watched()
         self.watched = watched
-        signal(SIGIO, SIG_IGN)  // its default action ends the process
-        source = DispatchSource.makeSignalSource(signal: SIGIO, queue: .global())
+        signal(SIGIO, SIG_IGN)  // raised when a lease is broken; its default action ends the process
+        source = DispatchSource.makeTimerSource(queue: .global())
+        source.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(50))
         source.setEventHandler {
             let changed = watched.withdrawChanged()
             if !changed.isEmpty { onWithdrawn(changed) }

@@ -102,6 +102,7 @@ public struct WickServer: Sendable {
             return Self.json(model.value)
         }
         WebInterface().register(on: router)
+        if let downloads { HubAPI(hub: downloads.fetcher.hub, settings: downloads.settings).register(on: router) }
         NativeAPI(host: host, downloads: downloads, limit: limit).register(on: router)
         OllamaAPI(host: host, downloads: downloads, limit: limit).register(on: router)
         let responses = ResponseStore()

@@ -1,4 +1,4 @@
-"""A Hugging Face–compatible hub on loopback for the download tests: repository info, the file tree
+"""A Hugging Face–compatible hub on loopback for the download tests: search, repository info, the file tree
 with sizes and LFS SHA-256, and file downloads behind a redirect with HTTP Range support. It can drop
 a connection part-way through a file and serve a corrupted byte, and records each request's Range."""
 import hashlib, http.server, json, os, threading, time, urllib.parse
@@ -13,6 +13,7 @@ class FakeHub:
         self.sha = {}
         self.token = None         # when set, API calls without "Authorization: Bearer <token>" get 401
         self.chunk_delay = 0      # seconds to wait before each MiB of a file (a slow link)
+        self.downloads = {}       # "owner/repo" -> download count shown by search
         hub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -34,6 +35,15 @@ class FakeHub:
                 parts = path.strip("/").split("/")
                 if hub.token and parts[0] != "cdn" and self.headers.get("Authorization") != f"Bearer {hub.token}":
                     return self.send_json(401, {"error": "Invalid credentials"})
+                if parts == ["api", "models"]:
+                    # Search: repositories whose name holds the words, most downloaded first.
+                    query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+                    words = query.get("search", [""])[0].lower().split()
+                    limit = int(query.get("limit", ["20"])[0])
+                    found = [r for r in hub.repos if all(w in r.lower() for w in words)]
+                    found.sort(key=lambda r: -hub.downloads.get(r, 0))
+                    return self.send_json(200, [{"id": r, "downloads": hub.downloads.get(r, 0), "likes": 0, "tags": ["gguf"]}
+                                                for r in found[:limit]])
                 if parts[:2] == ["api", "models"] and len(parts) >= 4:
                     repo = "/".join(parts[2:4])
                     if repo not in hub.repos:

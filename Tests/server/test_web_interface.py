@@ -1,9 +1,10 @@
 """The web interface at `/` in headless Chromium (Debian's chromium and chromium-driver, driven with
-selenium) against the real background service: the store's models, a load at a chosen context length
-(which `wick ps --json` then shows), a streamed chat, the Kibana connector values, unload, and a key
-asked for and used. A screenshot of each screen is saved under .build/web-screenshots; the page's
+selenium) against the real background service: the hub searched and a model downloaded with live
+progress (from the fake hub), the store's models, a load at a chosen context length (which
+`wick ps --json` then shows), a streamed chat, the Kibana connector values, unload, and a key asked
+for and used. A screenshot of each screen is saved under .build/web-screenshots; the page's
 transfer size and time to interactive are printed."""
-import json, os, signal, time
+import json, os, signal, time, urllib.error, urllib.request
 import pytest
 from conftest import SMOL, free_port, wick
 from selenium import webdriver
@@ -14,9 +15,9 @@ SMOL_KEY = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
 SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "web-screenshots")
 
 
-def start_service(home, *args):
+def start_service(home, *args, hub=None):
     port = free_port()
-    code, _, err = wick(home, "server", "start", "--port", str(port), *args)
+    code, _, err = wick(home, "server", "start", "--port", str(port), *args, hub=hub)
     assert code == 0, err
     return f"http://127.0.0.1:{port}", json.load(open(home / "service.json"))["pid"]
 
@@ -151,4 +152,61 @@ def test_a_service_with_a_key_asks_for_it(browser, tmp_path):
         wait(browser, lambda d: d.find_element(By.ID, "login").is_displayed())
     finally:
         browser.execute_script("sessionStorage.clear()")
+        stop_service(home, pid)
+
+
+def get_json(url):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_discover_searches_the_hub_and_downloads_with_progress(browser, hub, tmp_path):
+    hub.repos[SMOL_KEY] = {"SmolLM2-135M-Instruct-Q4_1.gguf": SMOL}
+    hub.repos["someone/SmolLM2-135M-copy-GGUF"] = {"SmolLM2-135M-copy-Q4_1.gguf": SMOL}
+    hub.downloads = {SMOL_KEY: 5000, "someone/SmolLM2-135M-copy-GGUF": 3}
+    hub.chunk_delay = 0.04  # about four seconds for the whole file: progress to watch
+    home = tmp_path / "home"
+    home.mkdir()
+    base, pid = start_service(home, hub=hub)
+    try:
+        # The API behind the screen, and its errors.
+        status, found = get_json(base + "/api/v1/hub/search?q=smollm2%20135m")
+        assert status == 200 and [(r["repo"], r["trusted"]) for r in found["results"]] == [
+            (SMOL_KEY, True), ("someone/SmolLM2-135M-copy-GGUF", False)]
+        assert get_json(base + "/api/v1/hub/search?q=")[0] == 400
+        assert get_json(base + "/api/v1/hub/models?repo=nobody/nothing")[0] == 404
+        assert get_json(base + "/api/v1/hub/models?repo=..%2F..")[0] == 400
+
+        browser.get(base + "/#discover")
+        wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "discover")
+        browser.find_element(By.ID, "discover-query").send_keys("smollm2")
+        browser.find_element(By.CSS_SELECTOR, "#discover-form button").click()
+        wait(browser, lambda d: "someone/SmolLM2-135M-copy-GGUF" in text(d, "discover-results"))
+        results = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#discover-results li")]
+        assert SMOL_KEY in results[0] and "trusted publisher" in results[0] and "5,000 downloads" in results[0]
+        assert "unverified publisher" in results[1]
+        browser.find_element(By.CSS_SELECTOR, f"button[aria-label='Models of {SMOL_KEY}']").click()
+        wait(browser, lambda d: "Q4_1" in text(d, "discover-rows"))
+        assert "fits" in text(browser, "discover-rows") and "(suggested)" in text(browser, "discover-rows")
+        browser.find_element(By.CSS_SELECTOR, f"button[aria-label='Download {SMOL_KEY}@q4_1']").click()
+        bar = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#downloads progress"))[0]
+        seen = set()
+        deadline = time.monotonic() + 120
+        while "downloaded as" not in text(browser, "downloads") and time.monotonic() < deadline:
+            value, maximum = float(bar.get_attribute("value")), float(bar.get_attribute("max"))
+            if 0 < value < maximum:
+                seen.add(round(value / maximum, 1))
+                if len(seen) == 2:
+                    browser.save_screenshot(os.path.join(SHOTS, "discover.png"))
+            time.sleep(0.1)
+        assert "downloaded as " + SMOL_KEY in text(browser, "downloads")
+        assert len(seen) >= 2, f"progress seen only at {seen}"
+        screen(browser, "models")
+        assert SMOL_KEY in text(browser, "model-rows")
+        code, out, err = wick(home, "ls", "--json")
+        assert code == 0 and SMOL_KEY in out, err
+    finally:
         stop_service(home, pid)

@@ -2,11 +2,12 @@
 // when the service asks for a key.
 import { KeyRequired, key, notify, setKey } from './api.js';
 import { showModels } from './models.js';
+import { showDiscover, wireDiscover } from './discover.js';
 import { showLoad, showInstances, wireLoad } from './load.js';
 import { showChat, wireChat } from './chat.js';
 import { showServer, wireServer } from './server.js';
 
-const screens = { models: showModels, load: showLoad, chat: showChat, server: showServer };
+const screens = { models: showModels, discover: showDiscover, load: showLoad, chat: showChat, server: showServer };
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 let current = null;
 
@@ -66,6 +67,7 @@ tabs.forEach((tab, i) => {
   });
 });
 window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+wireDiscover();
 wireLoad();
 wireChat();
 wireServer();
