@@ -54,7 +54,7 @@ let package = Package(
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             // The web interface at `/`, compiled into the binary (`WebInterface`).
-            resources: ["index.html", "style.css", "app.js", "api.js", "models.js", "load.js", "chat.js", "server.js", "discover.js"].map { .embedInCode("Web/" + $0) }
+            resources: ["index.html", "style.css", "app.js", "api.js", "models.js", "load.js", "chat.js", "server.js", "discover.js", "logs.js"].map { .embedInCode("Web/" + $0) }
         ),
         .executableTarget(
             name: "wick",

@@ -11,16 +11,20 @@ struct NativeAPI: Sendable {
     let host: ModelHost
     let downloads: DownloadJobs?
     let limit: Int
+    /// The address the service listens on and whether it answers other web origins, for the status.
+    let bind: String
+    let cors: Bool
 
     static let version = "0.3.0"
 
     func register(on router: Router<WickRequestContext>) {
-        let host = self.host, downloads = self.downloads, limit = self.limit
+        let host = self.host, downloads = self.downloads, limit = self.limit, bind = self.bind, cors = self.cors
         router.get("api/v1/status") { _, _ in
             let instances = await host.instances
             return WickServer.json(Responses.object([
                 ("running", .bool(true)), ("version", .string(Self.version)), ("pid", .int(Int(ProcessInfo.processInfo.processIdentifier))),
                 ("loaded", .array(instances.map { .string($0.identifier) })), ("queued", .int(host.queue.queued)),
+                ("bind", .string(bind)), ("cors", .bool(cors)),
             ]))
         }
         router.get("api/v1/models") { _, _ in

@@ -1,10 +1,11 @@
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// Every response carries `X-Request-Id`: the client's own (up to 128 letters, digits, `-`, `_`, `.`),
 /// or the id Hummingbird gave the request, which its log lines carry as `hb.request.id`. The
 /// request's log lines also carry the id sent back, as `request_id`, and each request ends with one
-/// line: method, path, status, duration.
+/// line: method, path, status, duration (a read of the log at debug level).
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     static var header: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
 
@@ -16,7 +17,9 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[Self.header] = id
         let elapsed = ContinuousClock.now - started
-        context.logger.info("\(request.method) \(request.uri.path) \(response.status.code) in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))")
+        // The Logs screen reads the log every second: its reads would otherwise be most of what it shows.
+        let level: Logger.Level = request.uri.path == "/api/v1/logs" && response.status == .ok ? .debug : .info
+        context.logger.log(level: level, "\(request.method) \(request.uri.path) \(response.status.code) in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))")
         return response
     }
 

@@ -22,6 +22,7 @@ struct WebInterface: Sendable {
         "chat.js": Asset(bytes: PackageResources.chat_js, contentType: "text/javascript; charset=utf-8"),
         "server.js": Asset(bytes: PackageResources.server_js, contentType: "text/javascript; charset=utf-8"),
         "discover.js": Asset(bytes: PackageResources.discover_js, contentType: "text/javascript; charset=utf-8"),
+        "logs.js": Asset(bytes: PackageResources.logs_js, contentType: "text/javascript; charset=utf-8"),
     ]
 
     func register(on router: Router<WickRequestContext>) {

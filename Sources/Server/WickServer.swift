@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import HTTPTypes
 import Logging
+import ModelStore
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -40,6 +41,8 @@ public struct WickServer: Sendable {
         public var drainSeconds = 30
         /// Where swift-metrics records (`ServerMetrics.bootstrap`), served at `/metrics`; nil: no `/metrics`.
         public var metrics: PrometheusCollectorRegistry?
+        /// The file this process's output goes to, served at `/api/v1/logs` (`ServiceLogAPI`).
+        public var logFile: URL?
         public init() {}
     }
 
@@ -103,7 +106,9 @@ public struct WickServer: Sendable {
         }
         WebInterface().register(on: router)
         if let downloads { HubAPI(hub: downloads.fetcher.hub, settings: downloads.settings).register(on: router) }
-        NativeAPI(host: host, downloads: downloads, limit: limit).register(on: router)
+        ServiceLogAPI(file: configuration.logFile).register(on: router)
+        if let issued = configuration.issuedKeys { KeysAPI(store: APIKeyStore(file: issued), configured: keys).register(on: router) }
+        NativeAPI(host: host, downloads: downloads, limit: limit, bind: configuration.host, cors: configuration.cors).register(on: router)
         OllamaAPI(host: host, downloads: downloads, limit: limit).register(on: router)
         let responses = ResponseStore()
         router.get("v1/responses/:id") { _, context in

@@ -101,6 +101,13 @@ struct ServerCommand: AsyncParsableCommand {
             return limits
         }
 
+        /// Whether this process writes its output into `file` (a background service does; one in a terminal does not).
+        private static func standardErrorIsFile(_ file: URL) -> Bool {
+            var output = stat(), log = stat()
+            guard fstat(2, &output) == 0, stat(file.path, &log) == 0 else { return false }
+            return output.st_dev == log.st_dev && output.st_ino == log.st_ino
+        }
+
         /// The keys of the key file (when one is given) and `WICK_API_KEY`.
         private static func apiKeys(file apiKeyFile: String?) throws -> [String] {
             var keys: [String] = []
@@ -147,6 +154,7 @@ struct ServerCommand: AsyncParsableCommand {
             config.rateLimitPerMinute = rateLimit
             config.drainSeconds = drainTimeout
             config.metrics = ServerMetrics.bootstrap()
+            if Self.standardErrorIsFile(home.serviceLog) { config.logFile = home.serviceLog }
             let downloads = DownloadJobs(fetcher: ModelFetcher(store: store, hub: HubClient()), settings: settings)
             let server = WickServer(host: host, configuration: config, downloads: downloads)
             var readKeys: (@Sendable () throws -> [String])?

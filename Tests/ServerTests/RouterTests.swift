@@ -13,8 +13,9 @@ import ModelStore
 @Suite(.serialized) struct RouterTests {
     /// Runs the router on a free port for the duration of `body`.
     func withServer(cors: Bool = false, keys: [String] = ["secret", "other"], issued: URL? = nil, localToken: String? = nil,
-                    rateLimit: Int = 0, _ body: (URL) async throws -> Void) async throws {
+                    rateLimit: Int = 0, logFile: URL? = nil, _ body: (URL) async throws -> Void) async throws {
         var configuration = WickServer.Configuration()
+        configuration.logFile = logFile
         configuration.apiKeys = keys
         configuration.issuedKeys = issued
         configuration.localToken = localToken
@@ -54,7 +55,8 @@ import ModelStore
     }
 
     func send(_ base: URL, _ path: String, method: String = "GET", headers: [String: String] = [:], body: String? = nil) async throws -> Reply {
-        var request = URLRequest(url: base.appendingPathComponent(path))
+        // A query stays a query (appendingPathComponent would escape its '?').
+        var request = URLRequest(url: URL(string: base.absoluteString + "/" + path)!)
         request.httpMethod = method
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         request.httpBody = body.map { Data($0.utf8) }
@@ -92,6 +94,23 @@ import ModelStore
             #expect(missing.status == 404 && missing.error["type"] == "invalid_request_error")
             // The data behind the page still needs the key.
             #expect(try await send(base, "api/v1/models").status == 401)
+        }
+    }
+
+    @Test func theServiceLogIsServedBehindTheKey() async throws {
+        let log = try ServiceLogAPITests.log("2026-12-07T10:00:00+0000 info wick.server: serving\n")
+        defer { try? FileManager.default.removeItem(at: log) }
+        try await withServer(logFile: log) { base in
+            #expect(try await send(base, "api/v1/logs").status == 401)
+            let reply = try await send(base, "api/v1/logs", headers: ["Authorization": "Bearer secret"])
+            let json = try #require(try JSONSerialization.jsonObject(with: reply.body) as? [String: Any])
+            #expect(json["offset"] as? Int == 51 && (json["text"] as? String)?.hasSuffix("serving\n") == true)
+            let bad = try await send(base, "api/v1/logs?after=-1", headers: ["Authorization": "Bearer secret"])
+            #expect(bad.status == 400 && bad.error["param"] == "after")
+        }
+        try await withServer { base in
+            let none = try await send(base, "api/v1/logs", headers: ["Authorization": "Bearer secret"])
+            #expect(none.status == 404 && none.error["code"] == "no_log_file")
         }
     }
 
@@ -145,6 +164,38 @@ import ModelStore
             #expect(try await send(base, "v1/models", headers: ["Authorization": "Bearer \(rotated)"]).status == 200)
             try store.revoke(name: "elasticsearch")
             #expect(try await send(base, "v1/models").status == 200)
+        }
+    }
+
+    @Test func keysAreIssuedAndRevokedThroughTheAPI() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wick-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = APIKeyStore(file: dir.appendingPathComponent("api-keys.json"))
+        func json(_ reply: Reply) -> [String: Any] { ((try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any]) ?? [:] }
+        try await withServer(keys: [], issued: store.file) { base in
+            let none = try await send(base, "api/v1/keys")
+            #expect(none.status == 200 && (json(none)["keys"] as? [Any])?.isEmpty == true && json(none)["configured"] as? Int == 0)
+            let created = try await send(base, "api/v1/keys", method: "POST", body: #"{"name":"laptop"}"#)
+            let key = try #require(json(created)["key"] as? String)
+            #expect(created.status == 201 && key.hasPrefix("wick-") && json(created)["name"] as? String == "laptop")
+            // The first issued key turns authentication on.
+            #expect(try await send(base, "api/v1/keys").status == 401)
+            let auth = ["Authorization": "Bearer \(key)"]
+            let listed = try await send(base, "api/v1/keys", headers: auth)
+            #expect((json(listed)["keys"] as? [[String: Any]])?.map { $0["name"] as? String } == ["laptop"])
+            #expect(!String(decoding: listed.body, as: UTF8.self).contains(key), "a key is shown only when issued")
+            // A name as `wick elastic connect` gives one, with a '/': revoked by its percent-encoded name.
+            #expect(try await send(base, "api/v1/keys", method: "POST", headers: auth, body: #"{"name":"kibana h:5601/wick"}"#).status == 201)
+            #expect(try await send(base, "api/v1/keys/kibana%20h%3A5601%2Fwick", method: "DELETE", headers: auth).status == 200)
+            let badName = try await send(base, "api/v1/keys", method: "POST", headers: auth, body: #"{"name":" "}"#)
+            #expect(badName.status == 400 && badName.error["param"] == "name")
+            let wrongType = try await send(base, "api/v1/keys", method: "POST", headers: auth, body: #"{"name":7}"#)
+            #expect(wrongType.status == 400 && wrongType.error["param"] == "name")
+            let missing = try await send(base, "api/v1/keys/nothing", method: "DELETE", headers: auth)
+            #expect(missing.status == 404 && missing.error["code"] == "key_not_found")
+            // The last one revoked: open again.
+            #expect(try await send(base, "api/v1/keys/laptop", method: "DELETE", headers: auth).status == 200)
+            #expect(try await send(base, "v1/models").status == 200 && store.entries().isEmpty)
         }
     }
 

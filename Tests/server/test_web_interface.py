@@ -1,8 +1,9 @@
 """The web interface at `/` in headless Chromium (Debian's chromium and chromium-driver, driven with
 selenium) against the real background service: the hub searched and a model downloaded with live
 progress (from the fake hub), the store's models, a load at a chosen context length (which
-`wick ps --json` then shows), a streamed chat, the Kibana connector values, unload, and a key asked
-for and used. A screenshot of each screen is saved under .build/web-screenshots; the page's
+`wick ps --json` then shows), a streamed chat and its templated prompt in the log, the Kibana
+connector values, unload, keys created and revoked (turning keys on and off), and a key asked for
+and used. A screenshot of each screen is saved under .build/web-screenshots; the page's
 transfer size and time to interactive are printed."""
 import json, os, signal, time, urllib.error, urllib.request
 import pytest
@@ -117,6 +118,16 @@ def test_models_load_chat_server_and_unload(browser, service):
     assert reply.strip() and "first token after" in meta and "finished:" in meta
     browser.save_screenshot(os.path.join(SHOTS, "chat.png"))
 
+    # The log: the chat's templated prompt folded in its entry, opened on demand.
+    screen(browser, "logs")
+    entry = wait(browser, lambda d: [li for li in d.find_elements(By.CSS_SELECTOR, "#log-entries li")
+                                     if "prompt of" in li.text and li.find_elements(By.TAG_NAME, "details")])[-1]
+    details = entry.find_element(By.TAG_NAME, "details")
+    assert "What is the capital of France?" not in details.find_element(By.TAG_NAME, "pre").text  # folded: not shown
+    details.find_element(By.TAG_NAME, "summary").click()
+    assert "What is the capital of France?" in details.find_element(By.TAG_NAME, "pre").text
+    browser.save_screenshot(os.path.join(SHOTS, "logs.png"))
+
     screen(browser, "server")
     assert text(browser, "connector-url") == base + "/v1/chat/completions"
     assert text(browser, "connector-model") == "smol-web"
@@ -126,6 +137,45 @@ def test_models_load_chat_server_and_unload(browser, service):
     browser.find_element(By.CSS_SELECTOR, "button[aria-label='Unload smol-web']").click()
     wait(browser, lambda d: "Nothing is loaded" in text(d, "instance-rows"))
     assert json.loads(wick(home, "ps", "--json")[1]) == []
+
+
+def status_of(url, key=None):
+    request = urllib.request.Request(url, headers={"Authorization": "Bearer " + key} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_keys_are_created_and_revoked_on_the_server_screen(browser, service):
+    home, base = service
+    browser.get(base + "/#server")
+    wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "server")
+    assert "this machine only (127.0.0.1)" in text(browser, "server-network")
+    assert not browser.find_element(By.ID, "network-warning").is_displayed()
+    assert "No key is set" in text(browser, "keys-state") and status_of(base + "/v1/models") == 200
+    try:
+        browser.find_element(By.ID, "key-name").send_keys("browser")
+        browser.find_element(By.CSS_SELECTOR, "#key-form button").click()
+        wait(browser, lambda d: text(d, "key-value").startswith("wick-"))
+        key = text(browser, "key-value")
+        # Keys on: the API needs the new key, which the page itself goes on with.
+        wait(browser, lambda d: "Requests need a key" in text(d, "keys-state"))
+        assert status_of(base + "/v1/models") == 401 and status_of(base + "/v1/models", key) == 200
+        assert "browser" in text(browser, "key-rows") and key not in text(browser, "key-rows")
+        browser.save_screenshot(os.path.join(SHOTS, "keys.png"))
+        screen(browser, "models")
+        assert SMOL_KEY in text(browser, "model-rows") and not browser.find_element(By.ID, "login").is_displayed()
+        # Keys off: the last issued key revoked.
+        screen(browser, "server")
+        browser.find_element(By.CSS_SELECTOR, "button[aria-label='Revoke browser']").click()
+        browser.switch_to.alert.accept()
+        wait(browser, lambda d: "No key is set" in text(d, "keys-state"))
+        assert status_of(base + "/v1/models") == 200 and status_of(base + "/v1/models", key) == 200
+        assert "No key issued" in text(browser, "key-rows")
+    finally:
+        browser.execute_script("sessionStorage.clear()")
 
 
 def test_a_service_with_a_key_asks_for_it(browser, tmp_path):

@@ -24,7 +24,9 @@ async function failure(response) {
     const body = await response.json();
     message = typeof body.error === 'string' ? body.error : body.error?.message || message;
   } catch { /* not JSON */ }
-  return new Error(message);
+  const error = new Error(message);
+  error.status = response.status;
+  return error;
 }
 
 /** JSON in, JSON out (an empty reply gives null); a failure throws its error message. */
@@ -75,6 +77,14 @@ export function row(cells) {
     if (cell instanceof Node) td.append(cell); else td.textContent = cell ?? '';
     tr.append(td);
   }
+  return tr;
+}
+
+/** The one row of a table with nothing to list, saying why. */
+export function emptyRow(text, columns) {
+  const tr = row([text]);
+  tr.firstChild.colSpan = columns;
+  tr.firstChild.className = 'empty';
   return tr;
 }
 

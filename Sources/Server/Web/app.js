@@ -5,9 +5,10 @@ import { showModels } from './models.js';
 import { showDiscover, wireDiscover } from './discover.js';
 import { showLoad, showInstances, wireLoad } from './load.js';
 import { showChat, wireChat } from './chat.js';
+import { showLogs, wireLogs } from './logs.js';
 import { showServer, wireServer } from './server.js';
 
-const screens = { models: showModels, discover: showDiscover, load: showLoad, chat: showChat, server: showServer };
+const screens = { models: showModels, discover: showDiscover, load: showLoad, chat: showChat, logs: showLogs, server: showServer };
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 let current = null;
 
@@ -70,8 +71,11 @@ window.addEventListener('hashchange', () => show(location.hash.slice(1)));
 wireDiscover();
 wireLoad();
 wireChat();
+wireLogs();
 wireServer();
 showKeyState();
 // Loaded instances change under the page (TTL, other clients): the Load screen keeps up.
 setInterval(() => { if (current === 'load' && !document.hidden) showInstances().catch(() => {}); }, 3000);
+// The log grows as the service works: its screen follows.
+setInterval(() => { if (current === 'logs' && !document.hidden) showLogs().catch(() => {}); }, 1000);
 show(location.hash.slice(1));

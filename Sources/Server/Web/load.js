@@ -1,5 +1,5 @@
 // Load: a model at a chosen context length (the memory estimate follows the slider), and the loaded instances.
-import { bytes, button, call, notify, row } from './api.js';
+import { bytes, button, call, notify, emptyRow, row } from './api.js';
 import { downloadedModels } from './models.js';
 
 const $ = (id) => document.getElementById(id);
@@ -78,10 +78,7 @@ export async function showInstances() {
     i.status === 'loading' ? '' : button('Unload', () => unload(i.identifier), `Unload ${i.identifier}`),
   ])));
   if (instances.length === 0) {
-    const empty = row(['Nothing is loaded.']);
-    empty.firstChild.colSpan = 7;
-    empty.firstChild.className = 'empty';
-    rows.append(empty);
+    rows.append(emptyRow('Nothing is loaded.', 7));
   }
 }
 

@@ -1,5 +1,5 @@
 // My models: the store's models, with delete.
-import { bytes, button, call, notify, row } from './api.js';
+import { bytes, button, call, notify, emptyRow, row } from './api.js';
 
 export async function downloadedModels() {
   return (await call('/api/v1/models')).models;
@@ -14,10 +14,7 @@ export async function showModels() {
     button('Delete', () => remove(m.key), `Delete ${m.key}`),
   ])));
   if (models.length === 0) {
-    const empty = row(['No model is downloaded yet: `wick get OWNER/REPO` downloads one.']);
-    empty.firstChild.colSpan = 8;
-    empty.firstChild.className = 'empty';
-    rows.append(empty);
+    rows.append(emptyRow('No model is downloaded yet: `wick get OWNER/REPO` downloads one.', 8));
   }
 }
 
