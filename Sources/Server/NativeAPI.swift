@@ -11,20 +11,20 @@ struct NativeAPI: Sendable {
     let host: ModelHost
     let downloads: DownloadJobs?
     let limit: Int
-    /// The address the service listens on and whether it answers other web origins, for the status.
-    let bind: String
-    let cors: Bool
+    /// Where the service listens and whether it answers other web origins: in the status, and changed by `PUT /api/v1/server`.
+    let listener: ListenerSettings
 
     static let version = "0.3.0"
 
     func register(on router: Router<WickRequestContext>) {
-        let host = self.host, downloads = self.downloads, limit = self.limit, bind = self.bind, cors = self.cors
+        let host = self.host, downloads = self.downloads, limit = self.limit, listener = self.listener
         router.get("api/v1/status") { _, _ in
             let instances = await host.instances
+            let listening = listener.setting
             return WickServer.json(Responses.object([
                 ("running", .bool(true)), ("version", .string(Self.version)), ("pid", .int(Int(ProcessInfo.processInfo.processIdentifier))),
                 ("loaded", .array(instances.map { .string($0.identifier) })), ("queued", .int(host.queue.queued)),
-                ("bind", .string(bind)), ("cors", .bool(cors)),
+                ("bind", .string(listening.host)), ("port", .int(listening.port)), ("cors", .bool(listening.cors)),
             ]))
         }
         router.get("api/v1/models") { _, _ in
@@ -71,6 +71,24 @@ struct NativeAPI: Sendable {
             guard let id = try f.string("instance_id") else { throw APIError.invalid("'instance_id' (or \"all\": true) is required.", param: "instance_id") }
             let identifier = try await host.unload(id)
             return WickServer.json(Responses.object([("instance_id", .string(identifier)), ("unloaded", .array([.string(identifier)]))]))
+        }
+        // Serve the local network (every interface) or this machine only, answer other web origins or
+        // not: applied at once, on the same port, running requests going on where they are.
+        router.put("api/v1/server") { request, _ in
+            let f = FieldReader(try FieldReader.object(json: try await WickServer.body(of: request, limit: limit)))
+            var wanted = listener.setting
+            if let everywhere = try f.bool("local_network") { wanted.host = everywhere ? "0.0.0.0" : "127.0.0.1" }
+            if let cors = try f.bool("cors") { wanted.cors = cors }
+            let served: ListenerSettings.Setting
+            do {
+                served = try await listener.change(to: wanted)
+            } catch ListenerSettings.ChangeError.notServing {
+                throw APIError(status: 503, message: "This server's listener cannot be changed now.", type: "server_error", code: "not_serving")
+            } catch {
+                throw APIError(status: 409, message: "Cannot serve on \(wanted.host): \(error). Still serving on \(listener.setting.host).",
+                               type: "invalid_request_error", code: "address_unavailable")
+            }
+            return WickServer.json(Responses.object([("bind", .string(served.host)), ("port", .int(served.port)), ("cors", .bool(served.cors))]))
         }
         router.post("api/v1/models/download") { request, _ in
             guard let downloads else { throw APIError.notFound("Downloads need a model store.", code: "unsupported") }

@@ -52,25 +52,33 @@ public struct WickServer: Sendable {
     let drain: ShutdownDrain
     /// The configured keys, which SIGHUP may replace.
     public let keys: ServiceKeys
+    /// Where it listens and whether it answers other origins, which `PUT /api/v1/server` changes.
+    let listener: ListenerSettings
+    // What every router shares: a change of listener builds a new router, and none of this may be lost with the old one.
+    let issued: IssuedKeys?
+    let rateLimiter: RateLimiter?
+    let responses = ResponseStore()
 
     public init(host: ModelHost, configuration: Configuration, downloads: DownloadJobs? = nil) {
         self.host = host
         self.configuration = configuration
         self.downloads = downloads
         keys = ServiceKeys(configuration.apiKeys)
+        listener = ListenerSettings(.init(host: configuration.host, port: configuration.port, cors: configuration.cors))
+        issued = configuration.issuedKeys.map(IssuedKeys.init)
+        rateLimiter = configuration.rateLimitPerMinute > 0 ? RateLimiter(perMinute: configuration.rateLimitPerMinute) : nil
         drain = ShutdownDrain(seconds: configuration.drainSeconds, logger: Logger(label: "wick.server"), running: { [queue = host.queue] in queue.queued })
     }
 
-    public func makeRouter() -> Router<WickRequestContext> {
+    /// `cors`: whether it answers other web origins (default: as the listener does now).
+    public func makeRouter(cors: Bool? = nil) -> Router<WickRequestContext> {
         let router = Router(context: WickRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
-        if configuration.cors { router.add(middleware: CORSMiddleware()) }
-        router.add(middleware: AuthMiddleware(keys: keys, issued: configuration.issuedKeys.map(IssuedKeys.init),
-                                              localToken: configuration.localToken,
-                                              rateLimiter: configuration.rateLimitPerMinute > 0 ? RateLimiter(perMinute: configuration.rateLimitPerMinute) : nil))
-        let host = self.host, drain = self.drain
+        if cors ?? listener.setting.cors { router.add(middleware: CORSMiddleware()) }
+        router.add(middleware: AuthMiddleware(keys: keys, issued: issued, localToken: configuration.localToken, rateLimiter: rateLimiter))
+        let host = self.host, drain = self.drain, responses = self.responses
         let limit = configuration.maxBodyBytes
         router.add(middleware: DrainMiddleware(drain: drain))
 
@@ -108,9 +116,8 @@ public struct WickServer: Sendable {
         if let downloads { HubAPI(hub: downloads.fetcher.hub, settings: downloads.settings).register(on: router) }
         ServiceLogAPI(file: configuration.logFile).register(on: router)
         if let issued = configuration.issuedKeys { KeysAPI(store: APIKeyStore(file: issued), configured: keys).register(on: router) }
-        NativeAPI(host: host, downloads: downloads, limit: limit, bind: configuration.host, cors: configuration.cors).register(on: router)
+        NativeAPI(host: host, downloads: downloads, limit: limit, listener: listener).register(on: router)
         OllamaAPI(host: host, downloads: downloads, limit: limit).register(on: router)
-        let responses = ResponseStore()
         router.get("v1/responses/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
             guard let response = responses.response(id) else { throw APIError.notFound("No response with id '\(id)'.", code: "response_not_found") }
@@ -147,15 +154,18 @@ public struct WickServer: Sendable {
         return router
     }
 
-    /// Serves until SIGTERM or SIGINT, then lets running requests finish. `onBound` gets the port
-    /// once the server listens.
-    public func run(onBound: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let app = Application(router: makeRouter(), server: httpServer(),
-                              configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wick"),
-                              onServerRunning: { channel in await onBound(channel.localAddress?.port ?? 0) })
+    /// Serves until SIGTERM or SIGINT, then lets running requests finish. `onBound` gets the address
+    /// and port each time the server listens (at the start, and after `PUT /api/v1/server`).
+    public func run(onBound: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }) async throws {
+        let listening = ServiceListener(settings: listener, logger: Logger(label: "wick.server"),
+                                        onBound: { setting in await onBound(setting.host, setting.port) }) { setting, bound in
+            Application(router: makeRouter(cors: setting.cors), server: httpServer(),
+                        configuration: .init(address: .hostname(setting.host, port: setting.port), serverName: "wick"),
+                        onServerRunning: { channel in await bound(channel.localAddress?.port ?? 0) })
+        }
         // The drain ends on its own after a signal and then shuts the server down; connections
         // still busy get a few more seconds.
-        var group = ServiceGroupConfiguration(services: [.init(service: app), .init(service: drain, successTerminationBehavior: .gracefullyShutdownGroup)],
+        var group = ServiceGroupConfiguration(services: [.init(service: listening), .init(service: drain, successTerminationBehavior: .gracefullyShutdownGroup)],
                                               logger: Logger(label: "wick.server"))
         group.maximumGracefulShutdownDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()

@@ -19,8 +19,9 @@ enum AdvertisedURL {
         if isLoopback(target) { return service.clientBase }
         if isLoopback(service.host) {
             throw CLIError("""
-                the Wick service listens on \(service.host) only, which \(target) cannot reach. Restart it on the \
-                network: `wick server stop && wick server start --bind 0.0.0.0` (this command issues the API key), \
+                the Wick service listens on \(service.host) only, which \(target) cannot reach. Serve the \
+                network: `wick server stop && wick server start --bind 0.0.0.0`, or "Serve on the local network" in its web \
+                interface (this command issues the API key), \
                 or pass --wick-url with an address \(target) can reach (e.g. a proxy in front of Wick)
                 """)
         }

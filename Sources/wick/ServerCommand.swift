@@ -173,9 +173,9 @@ struct ServerCommand: AsyncParsableCommand {
                 sweeper.cancel()
                 ServiceState.remove(home, pid: pid)
             }
-            try await server.run { boundPort in
-                try? ServiceState(pid: pid, host: bind, port: boundPort, apiKeyFile: keyFile, token: token, tls: certificates != nil).write(home)
-                logger.info("serving on \(certificates == nil ? "http" : "https")://\(bind):\(boundPort)/v1")
+            try await server.run { host, boundPort in
+                try? ServiceState(pid: pid, host: host, port: boundPort, apiKeyFile: keyFile, token: token, tls: certificates != nil).write(home)
+                logger.info("serving on \(certificates == nil ? "http" : "https")://\(host):\(boundPort)/v1")
             }
         }
     }

@@ -4,6 +4,7 @@ import { button, call, key, notify, emptyRow, row, setKey } from './api.js';
 import { loadedInstances } from './load.js';
 
 const $ = (id) => document.getElementById(id);
+const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
 
 function facts(id, pairs) {
   $(id).replaceChildren(...pairs.flatMap(([name, value]) => {
@@ -21,9 +22,11 @@ export async function showServer() {
     ['Address', location.origin], ['OpenAI API', `${location.origin}/v1`], ['Version', status.version],
     ['Process', String(status.pid)], ['Loaded', status.loaded.join(', ') || 'nothing'], ['Requests queued', String(status.queued)],
   ]);
-  const everywhere = status.bind === '0.0.0.0' || status.bind === '::';
+  const everywhere = !LOOPBACK.includes(status.bind);
+  $('network-local').checked = everywhere;
+  $('network-cors').checked = status.cors;
   facts('server-network', [
-    ['Serves', everywhere ? `the local network (every interface, ${status.bind})` : `this machine only (${status.bind})`],
+    ['Serves', everywhere ? `the local network (${status.bind}, port ${status.port})` : `this machine only (${status.bind}, port ${status.port})`],
     ['Other web origins (CORS)', status.cors ? 'answered' : 'not answered'],
   ]);
   const keysRequired = await showKeys();
@@ -89,7 +92,26 @@ async function copy(id) {
   }
 }
 
+async function changeNetwork() {
+  const change = { local_network: $('network-local').checked, cors: $('network-cors').checked };
+  // A page that reaches the service over the network loses it when the service stops serving there.
+  if (!change.local_network && !LOOPBACK.includes(location.hostname.replace(/^\[|\]$/g, ''))
+      && !confirm('This page reaches the service over the network, which it will no longer serve. Go on?')) {
+    $('network-local').checked = true;
+    return;
+  }
+  for (const box of document.querySelectorAll('#network-form input')) box.disabled = true;
+  try {
+    const served = await call('/api/v1/server', { method: 'PUT', body: change });
+    notify(`Serving on ${served.bind}:${served.port}${served.cors ? ', answering other origins' : ''}.`);
+  } finally {
+    for (const box of document.querySelectorAll('#network-form input')) box.disabled = false;
+    await showServer();
+  }
+}
+
 export function wireServer() {
+  $('network-form').addEventListener('change', () => changeNetwork().catch((error) => notify(error.message, true)));
   $('key-form').addEventListener('submit', (event) => createKey(event).catch((error) => notify(error.message, true)));
   for (const b of document.querySelectorAll('[data-copy]')) b.addEventListener('click', () => copy(b.dataset.copy));
 }
