@@ -54,7 +54,8 @@ public struct WickServer: Sendable {
     public let keys: ServiceKeys
     /// Where it listens and whether it answers other origins, which `PUT /api/v1/server` changes.
     let listener: ListenerSettings
-    // What every router shares: a change of listener builds a new router, and none of this may be lost with the old one.
+    // What every listener shares: a change of listener builds a new router and server, and none of this may be lost with the old ones.
+    let connections = ConnectionGuard.OpenConnections()
     let issued: IssuedKeys?
     let rateLimiter: RateLimiter?
     let responses = ResponseStore()
@@ -175,7 +176,6 @@ public struct WickServer: Sendable {
     /// (`ConnectionGuard`) and the header size limit.
     func httpServer() -> HTTPServerBuilder {
         let limits = ConnectionGuard.Limits(readTimeout: .seconds(Int64(configuration.readTimeoutSeconds)), maxConnections: configuration.maxConnections)
-        let connections = ConnectionGuard.OpenConnections()
         let http = HTTP1Channel.Configuration(additionalChannelHandlers: [ConnectionGuard(limits: limits, connections: connections)],
                                               httpDecoderConfiguration: .init(maxHeaderFieldSize: configuration.maxHeaderBytes,
                                                                               maxHeaderListSize: configuration.maxHeaderBytes))

@@ -183,6 +183,20 @@ def test_keys_are_created_and_revoked_on_the_server_screen(browser, service):
         browser.execute_script("sessionStorage.clear()")
 
 
+def test_every_screen_fits_a_phone(browser, service):
+    home, base = service
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(base + "/#models")
+        for name in ("models", "discover", "load", "chat", "logs", "server"):
+            screen(browser, name)
+            # Wide tables scroll in their own box; the page itself never scrolls sideways.
+            assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), name
+            browser.save_screenshot(os.path.join(SHOTS, f"phone-{name}.png"))
+    finally:
+        browser.set_window_size(1280, 900)
+
+
 def network_address():
     """This machine's address on its network (the source of its default route), or None."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
