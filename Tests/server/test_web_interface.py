@@ -1,11 +1,11 @@
 """The web interface at `/` in headless Chromium (Debian's chromium and chromium-driver, driven with
 selenium) against the real background service: the hub searched and a model downloaded with live
 progress (from the fake hub), the store's models, a load at a chosen context length (which
-`wick ps --json` then shows), a streamed chat and its templated prompt in the log, the Kibana
+`wick ps --json` then shows), a streamed chat and its templated prompt in the log, reasoning folded and tool calls shown in the chat, the Kibana
 connector values, unload, keys created and revoked (turning keys on and off), the local network
 served and no longer while a stream runs on, and a key asked for and used. A screenshot of each screen is saved under .build/web-screenshots; the page's
 transfer size and time to interactive are printed."""
-import json, os, signal, socket, threading, time, urllib.error, urllib.request
+import json, os, signal, socket, subprocess, sys, threading, time, urllib.error, urllib.request
 import pytest
 from conftest import SMOL, free_port, wick
 from selenium import webdriver
@@ -183,6 +183,68 @@ def test_keys_are_created_and_revoked_on_the_server_screen(browser, service):
         browser.execute_script("sessionStorage.clear()")
 
 
+def load(base, model, identifier):
+    request = urllib.request.Request(base + "/api/v1/models/load", data=json.dumps(
+        {"model": model, "context_length": 1024, "identifier": identifier}).encode(), headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=120).read()
+
+
+def ask(browser, model, question):
+    """Sends a question in a new chat with `model`; returns the reply's list item once it is done."""
+    screen(browser, "chat")
+    browser.find_element(By.ID, "chat-clear").click()
+    wait(browser, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "#chat-model option") if o.get_attribute("value") == model])
+    browser.find_element(By.CSS_SELECTOR, f"#chat-model option[value='{model}']").click()
+    browser.find_element(By.ID, "chat-max-tokens").clear()
+    browser.find_element(By.ID, "chat-max-tokens").send_keys("40")
+    browser.find_element(By.ID, "chat-input").send_keys(question)
+    browser.find_element(By.ID, "chat-send").click()
+    return wait(browser, lambda d: [li for li in d.find_elements(By.CSS_SELECTOR, "#chat-log li.assistant")
+                                    if "finished:" in li.find_element(By.CLASS_NAME, "meta").text]
+                if d.find_elements(By.CSS_SELECTOR, "#chat-log li.assistant .meta") else None)[0]
+
+
+def test_the_chat_folds_reasoning_and_shows_tool_calls(browser, service, tmp_path):
+    home, base = service
+    # SmolLM2 with a template that opens a think block for the reply, as DeepSeek-R1's distills do:
+    # what it writes until it closes the block is reasoning.
+    thinking = tmp_path / "smol-thinking.gguf"
+    template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                "<|im_start|>assistant\n<think>\n")
+    subprocess.run([os.path.join(os.path.dirname(sys.executable), "gguf-new-metadata"), SMOL, str(thinking),
+                    "--chat-template", template], check=True, capture_output=True)
+    load(base, str(thinking), "smol-thinking")
+    load(base, SMOL_KEY, "smol-tools")
+    browser.get(base + "/#chat")
+    try:
+        reply = ask(browser, "smol-thinking", "Why is the sky blue?")
+        details = reply.find_element(By.TAG_NAME, "details")
+        assert details.get_attribute("open") is None  # folded
+        assert details.find_element(By.TAG_NAME, "span").get_attribute("textContent").strip()
+        details.find_element(By.TAG_NAME, "summary").click()
+        browser.save_screenshot(os.path.join(SHOTS, "chat-reasoning.png"))
+
+        tools = [{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city",
+                  "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+        browser.find_element(By.ID, "chat-tools").send_keys(json.dumps(tools))
+        browser.find_element(By.CSS_SELECTOR, "#chat-tool-choice option[value='required']").click()
+        reply = ask(browser, "smol-tools", "What is the weather in Paris?")
+        call = reply.find_element(By.CLASS_NAME, "tool-call").text
+        assert call.startswith("call get_weather(") and call.endswith(")")
+        assert "city" in json.loads(call[len("call get_weather("):-1])
+        assert "finished: tool_calls" in reply.text
+        browser.save_screenshot(os.path.join(SHOTS, "chat-tool-call.png"))
+        # Tools that are not JSON are refused in the page, before any request.
+        browser.find_element(By.ID, "chat-tools").clear()
+        browser.find_element(By.ID, "chat-tools").send_keys("[{")
+        browser.find_element(By.ID, "chat-input").send_keys("Again?")
+        browser.find_element(By.ID, "chat-send").click()
+        wait(browser, lambda d: "The tools are not JSON" in text(d, "notice"))
+    finally:
+        browser.find_element(By.ID, "chat-tools").clear()
+        wick(home, "unload", "--all")
+
+
 def test_every_screen_fits_a_phone(browser, service):
     home, base = service
     browser.set_window_size(390, 844)
@@ -214,9 +276,7 @@ def test_the_network_is_served_and_no_longer_while_a_stream_runs(browser, servic
     home, base = service
     port = int(base.rsplit(":", 1)[1])
     lan = network_address()
-    request = urllib.request.Request(base + "/api/v1/models/load", data=json.dumps(
-        {"model": SMOL_KEY, "context_length": 1024, "identifier": "smol-net"}).encode(), headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=120).read()
+    load(base, SMOL_KEY, "smol-net")
     # A stream that runs while the service moves: it ends as it would have.
     chunks, first = [], threading.Event()
 

@@ -28,10 +28,22 @@ function entry(role, text) {
   return li;
 }
 
+/** The tools the model may call (an OpenAI `tools` array in the field), or undefined when none. */
+function tools() {
+  const text = $('chat-tools').value.trim();
+  if (!text) return undefined;
+  let parsed;
+  try { parsed = JSON.parse(text); } catch (error) { throw new Error(`The tools are not JSON: ${error.message}`); }
+  if (!Array.isArray(parsed)) throw new Error('The tools must be a JSON array of {"type": "function", "function": {...}} objects.');
+  return parsed;
+}
+
 async function send(event) {
   event.preventDefault();
   const text = $('chat-input').value.trim();
   if (!text || running) return;
+  let offered;
+  try { offered = tools(); } catch (error) { notify(error.message, true); return; }
   messages.push({ role: 'user', content: text });
   entry('user', text);
   $('chat-input').value = '';
@@ -43,6 +55,7 @@ async function send(event) {
     messages: system ? [{ role: 'system', content: system }, ...messages] : messages,
     temperature: Number($('chat-temperature').value), max_tokens: Number($('chat-max-tokens').value),
   };
+  if (offered) { body.tools = offered; body.tool_choice = $('chat-tool-choice').value; }
   running = new AbortController();
   $('chat-send').disabled = true;
   $('chat-stop').disabled = false;
