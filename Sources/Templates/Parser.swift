@@ -4,6 +4,10 @@
 struct Parser {
     private var pieces: [Lexer.Piece]
     private var index = 0
+    /// Statements inside statements, bounded: a template is untrusted input, and each level is a
+    /// recursion here and when rendering.
+    private var nesting = 0
+    static let maxNesting = 100
 
     init(_ source: String) throws {
         pieces = try Lexer.pieces(source)
@@ -46,6 +50,9 @@ struct Parser {
     }
 
     private mutating func parseStatement(_ keyword: String, _ tokens: [Lexer.Token]) throws -> Node {
+        nesting += 1
+        defer { nesting -= 1 }
+        guard nesting <= Self.maxNesting else { throw TemplateError.syntax("statements nested more than \(Self.maxNesting) deep") }
         var p = ExpressionParser(tokens)
         switch keyword {
         case "if":
@@ -143,6 +150,15 @@ struct Parser {
 struct ExpressionParser {
     private let tokens: [Lexer.Token]
     private var i = 0
+    /// How deep the tree being built is, bounded: brackets, signs and `not`s recurse here and when
+    /// rendering, and each operator of a chain (`a + b + …`, `x.y.z`, `| f | g`) adds a level.
+    private var depth = 0
+    static let maxDepth = 200
+
+    private mutating func deeper() throws {
+        depth += 1
+        guard depth <= Self.maxDepth else { throw TemplateError.syntax("expression nested more than \(Self.maxDepth) levels deep") }
+    }
 
     init(_ tokens: [Lexer.Token]) { self.tokens = tokens }
 
@@ -191,6 +207,9 @@ struct ExpressionParser {
     }
 
     mutating func parseConditional(allowBareIf: Bool) throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
+        try deeper()
         let value = try parseOr()
         guard allowBareIf, acceptName("if") else { return value }
         let condition = try parseOr()
@@ -199,25 +218,35 @@ struct ExpressionParser {
     }
 
     mutating func parseOr() throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var left = try parseAnd()
-        while acceptName("or") { left = .binary("or", left, try parseAnd()) }
+        while acceptName("or") { try deeper(); left = .binary("or", left, try parseAnd()) }
         return left
     }
 
     mutating func parseAnd() throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var left = try parseNot()
-        while acceptName("and") { left = .binary("and", left, try parseNot()) }
+        while acceptName("and") { try deeper(); left = .binary("and", left, try parseNot()) }
         return left
     }
 
     mutating func parseNot() throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
+        try deeper()
         if acceptName("not") { return .unary("not", try parseNot()) }
         return try parseComparison()
     }
 
     mutating func parseComparison() throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var left = try parseConcat()
         while true {
+            try deeper()
             if let op = ["==", "!=", "<", ">", "<=", ">="].first(where: { peekOp($0) }) {
                 i += 1
                 left = .binary(op, left, try parseConcat())
@@ -241,14 +270,19 @@ struct ExpressionParser {
     }
 
     mutating func parseConcat() throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var left = try parseAdditive()
-        while accept("~") { left = .binary("~", left, try parseAdditive()) }
+        while accept("~") { try deeper(); left = .binary("~", left, try parseAdditive()) }
         return left
     }
 
     mutating func parseAdditive() throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var left = try parseMultiplicative()
         while true {
+            try deeper()
             if accept("+") { left = .binary("+", left, try parseMultiplicative()) }
             else if accept("-") { left = .binary("-", left, try parseMultiplicative()) }
             else { return left }
@@ -256,8 +290,11 @@ struct ExpressionParser {
     }
 
     mutating func parseMultiplicative() throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var left = try parsePower()
         while true {
+            try deeper()
             if let op = ["*", "//", "/", "%"].first(where: { peekOp($0) }) {
                 i += 1
                 left = .binary(op, left, try parsePower())
@@ -268,13 +305,18 @@ struct ExpressionParser {
     }
 
     mutating func parsePower() throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var left = try parseUnary()
-        while accept("**") { left = .binary("**", left, try parseUnary()) }
+        while accept("**") { try deeper(); left = .binary("**", left, try parseUnary()) }
         return left
     }
 
     /// As Jinja: a sign applies before filters and tests (`-3 | abs` is 3), postfix access binds tightest.
     mutating func parseUnary(withFilters: Bool = true) throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
+        try deeper()
         var node: Expression
         if accept("-") {
             node = .unary("-", try parseUnary(withFilters: false))
@@ -288,8 +330,11 @@ struct ExpressionParser {
 
     /// `| filter(...)` and `is [not] test(...)`, in any order.
     mutating func parseFiltersAndTests(_ base: Expression) throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var e = base
         while true {
+            try deeper()
             if peekOp("|") {
                 e = try parseFilterChain(on: e)
             } else if acceptName("is") {
@@ -379,8 +424,11 @@ struct ExpressionParser {
     }
 
     mutating func parsePostfix(_ base: Expression) throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var e = base
         while true {
+            try deeper()
             if accept(".") {
                 e = .attribute(e, try expectName())
             } else if accept("[") {
@@ -411,10 +459,13 @@ struct ExpressionParser {
 
     /// `| name`, `| name(args)`, repeated; a `{% filter %}` block starts without the first `|`.
     mutating func parseFilterChain(on base: Expression, leadingPipe: Bool = true) throws -> Expression {
+        let saved = depth
+        defer { depth = saved }
         var e = base
         var needsPipe = leadingPipe
         while !needsPipe || accept("|") {
             needsPipe = true
+            try deeper()
             let name = try expectName()
             var args: [Expression] = []
             var keywords: [(String, Expression)] = []

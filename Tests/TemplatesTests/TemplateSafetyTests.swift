@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Templates
 
@@ -25,6 +26,27 @@ import Testing
         limits = Template.Limits()
         limits.outputBytes = 100
         #expect(throws: TemplateError.self) { try render("{% for i in range(1000) %}abc{% endfor %}", limits: limits) }
+    }
+
+    /// Each level is a recursion when parsing and rendering: nested past the bound, a template is a
+    /// syntax error instead of a stack overflow (FuzzTemplates overflowed the stack on brackets).
+    @Test func deepNestingIsASyntaxErrorNotACrash() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz-crashes/deep-subscripts.jinja")
+        let found = String(decoding: try Data(contentsOf: fixture), as: UTF8.self)
+        #expect(throws: TemplateError.self) { try Template(found) }
+        let deep = 5000
+        for source in ["{{ " + String(repeating: "[", count: deep) + " }}", "{{ " + String(repeating: "(", count: deep) + "1 }}",
+                       "{{ " + String(repeating: "-", count: deep) + "1 }}", "{{ " + String(repeating: "not ", count: deep) + "x }}",
+                       "{{ 1" + String(repeating: " + 1", count: deep) + " }}", "{{ x" + String(repeating: ".a", count: deep) + " }}",
+                       "{{ x" + String(repeating: " | lower", count: deep) + " }}", "{{ x" + String(repeating: "[0]", count: deep) + " }}",
+                       String(repeating: "{% if x %}", count: deep) + "y" + String(repeating: "{% endif %}", count: deep)] {
+            #expect(throws: TemplateError.self, "\(source.prefix(24))…") { try Template(source) }
+        }
+        // Nesting as deep as real templates go, and well past it, still renders.
+        let nested = String(repeating: "[", count: 40) + "7" + String(repeating: "]", count: 40)
+        #expect(try render("{{ " + nested + " }}") == nested)
+        #expect(try render("{{ 1" + String(repeating: " + 1", count: 120) + " }}") == "121")
+        #expect(try render(String(repeating: "{% if true %}", count: 60) + "y" + String(repeating: "{% endif %}", count: 60)) == "y")
     }
 
     @Test func undefinedAttributesOfUndefinedAreErrorsButMissingKeysAreNot() throws {
