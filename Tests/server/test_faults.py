@@ -25,6 +25,21 @@ def request(base, path, body, timeout=60):
         return e.code, dict(e.headers), e.read()
 
 
+def long_stream(base, max_tokens):
+    """Starts a stream of `max_tokens` tokens read on a thread; returns its lines so far and the thread
+    once a few have come."""
+    chunks = []
+    body = {"messages": [{"role": "user", "content": "Count from one to a thousand."}], "max_tokens": max_tokens,
+            "ignore_eos": True, "stream": True, "temperature": 0}
+    r = urllib.request.Request(base + "/v1/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    stream = urllib.request.urlopen(r, timeout=120)
+    reader = threading.Thread(target=lambda: chunks.extend(stream))
+    reader.start()
+    while len(chunks) < 5:
+        time.sleep(0.01)
+    return chunks, reader
+
+
 def metric(base, name):
     with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
         for line in r.read().decode().splitlines():
@@ -36,19 +51,7 @@ def metric(base, name):
 def test_sigterm_drains_running_streams_and_refuses_newcomers(tmp_path):
     proc, base = serve(["--model", SMOL, "--context-length", "2048", "--drain-timeout", "60"], environment(tmp_path))
     try:
-        chunks = []
-        body = {"messages": [{"role": "user", "content": "Count from one to a thousand."}], "max_tokens": 400,
-                "ignore_eos": True, "stream": True, "temperature": 0}
-        r = urllib.request.Request(base + "/v1/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-        stream = urllib.request.urlopen(r, timeout=120)
-
-        def read():
-            for line in stream:
-                chunks.append(line)
-        reader = threading.Thread(target=read)
-        reader.start()
-        while len(chunks) < 5:
-            time.sleep(0.01)
+        chunks, reader = long_stream(base, 400)
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         status, headers, reply = request(base, "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
@@ -140,15 +143,7 @@ def test_a_loaded_models_file_truncated_in_place_unloads_it_first(tmp_path):
     shutil.copy(SMOL, model)
     proc, base = serve(["--model", str(model), "--context-length", "2048"], environment(tmp_path / "home"))
     try:
-        chunks = []
-        body = {"messages": [{"role": "user", "content": "Count from one to a thousand."}], "max_tokens": 1500,
-                "ignore_eos": True, "stream": True, "temperature": 0}
-        r = urllib.request.Request(base + "/v1/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-        stream = urllib.request.urlopen(r, timeout=120)
-        reader = threading.Thread(target=lambda: chunks.extend(stream))
-        reader.start()
-        while len(chunks) < 5:
-            time.sleep(0.01)
+        chunks, reader = long_stream(base, 1500)
         started = time.monotonic()
         os.truncate(model, 4096)  # blocks until the service lets go of the file
         waited = time.monotonic() - started
