@@ -12,13 +12,6 @@ import Templates
 struct KeysAPI: Sendable {
     let store: APIKeyStore
     let configured: ServiceKeys
-    /// One change to the key file at a time (each reads, changes and rewrites it).
-    private let changes = NSLock()
-
-    init(store: APIKeyStore, configured: ServiceKeys) {
-        self.store = store
-        self.configured = configured
-    }
 
     func register(on router: Router<WickRequestContext>) {
         router.get("api/v1/keys") { _, _ in listing() }
@@ -26,13 +19,13 @@ struct KeysAPI: Sendable {
             let body = try FieldReader.object(json: try await WickServer.body(of: request, limit: 4096))
             let name = (try FieldReader(body).string("name") ?? "").trimmingCharacters(in: .whitespaces)
             try Self.check(name)
-            let key = try changes.withLock { try store.issue(name: name) }
+            let key = try store.issue(name: name)
             return WickServer.json(Responses.object([("name", .string(name)), ("key", .string(key))]), status: .created)
         }
         // Names hold a '/' (`wick elastic connect` names a key after its target): the rest of the path is the name.
         router.delete("api/v1/keys/**") { request, _ in
             let name = String(request.uri.path.dropFirst("/api/v1/keys/".count)).removingPercentEncoding ?? ""
-            guard try changes.withLock({ try store.revoke(name: name) }) else {
+            guard try store.revoke(name: name) else {
                 throw APIError.notFound("No issued key is named '\(name)'.", param: "name", code: "key_not_found")
             }
             return listing()

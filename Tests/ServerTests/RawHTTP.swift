@@ -4,11 +4,19 @@ import Glibc
 import Foundation
 
 /// Bytes a URL client would never send, over a plain socket: sends `request` and returns what the
-/// server answered until it closed the connection (or 5 s passed).
+/// server answered until it closed the connection (or 5 s passed). The blocking socket calls run on a
+/// thread of their own: on a cooperative thread, tests doing this at once could leave the server's
+/// handlers no thread to answer them on (a 2-core machine has two).
 enum RawHTTP {
     struct Failure: Error {}
 
-    static func exchange(port: Int, _ request: String) throws -> String {
+    static func exchange(port: Int, _ request: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try blockingExchange(port: port, request) }) }
+        }
+    }
+
+    private static func blockingExchange(port: Int, _ request: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure() }
         defer { close(fd) }

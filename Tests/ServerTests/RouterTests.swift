@@ -233,18 +233,18 @@ import ModelStore
             #expect(reply.status == 400 && reply.error["code"] == "invalid_encoding")
 
             // Refused from the header alone: the body is never sent, the connection is closed.
-            let raw = try RawHTTP.exchange(port: base.port ?? 0, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{")
+            let raw = try await RawHTTP.exchange(port: base.port ?? 0, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{")
             #expect(raw.hasPrefix("HTTP/1.1 413") && raw.lowercased().contains("connection: close") && raw.contains(#""code":"request_too_large""#))
         }
     }
 
     @Test func malformedHTTPGetsAJSONErrorAndOversizedHeadersA431() async throws {
         try await withServer(keys: []) { base in
-            let garbage = try RawHTTP.exchange(port: base.port ?? 0, "NOT HTTP AT ALL\r\n\r\n")
+            let garbage = try await RawHTTP.exchange(port: base.port ?? 0, "NOT HTTP AT ALL\r\n\r\n")
             #expect(garbage.hasPrefix("HTTP/1.1 400") && garbage.contains(#""code":"malformed_request""#))
-            let badLength = try RawHTTP.exchange(port: base.port ?? 0, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
+            let badLength = try await RawHTTP.exchange(port: base.port ?? 0, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
             #expect(badLength.hasPrefix("HTTP/1.1 400") && badLength.contains(#""type":"invalid_request_error""#))
-            let big = try RawHTTP.exchange(port: base.port ?? 0, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n")
+            let big = try await RawHTTP.exchange(port: base.port ?? 0, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n")
             #expect(big.hasPrefix("HTTP/1.1 431") && big.contains(#""code":"headers_too_large""#))
             // The server goes on serving.
             #expect(try await send(base, "health").status == 200)
