@@ -55,6 +55,8 @@ public protocol SliceDecoder {
     static var hasMin: Bool { get }
     /// Whether `mul` holds scales (not all ones).
     static var hasScales: Bool { get }
+    /// The largest |q| of a decoded slice: whether sums of `maddubs` products fit 16 bits.
+    static var largestMagnitude: Int { get }
     static func decode(_ block: UnsafeRawPointer, slice: Int) -> Slice
 }
 
@@ -107,6 +109,7 @@ extension SliceDecoder {
 }
 
 public enum Q8_0: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 128 }
     @inlinable public static var blockBytes: Int { 34 }
     @inlinable public static var slicesPerBlock: Int { 1 }
     @inlinable public static var isSigned: Bool { true }
@@ -117,6 +120,7 @@ public enum Q8_0: SliceDecoder {
 
 /// IQ4_NL: 4-bit indices into a table of 16 signed values, looked up by a byte shuffle.
 public enum IQ4_NL: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 127 }
     @inlinable public static var blockBytes: Int { 18 }
     @inlinable public static var slicesPerBlock: Int { 1 }
     @inlinable public static var isSigned: Bool { true }
@@ -127,6 +131,7 @@ public enum IQ4_NL: SliceDecoder {
 
 /// MXFP4 (gpt-oss): IQ4_NL's layout with FP4 values and a power-of-two scale byte.
 public enum MXFP4: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 12 }
     @inlinable public static var blockBytes: Int { 17 }
     @inlinable public static var slicesPerBlock: Int { 1 }
     @inlinable public static var isSigned: Bool { true }
@@ -137,6 +142,7 @@ public enum MXFP4: SliceDecoder {
 
 /// IQ4_XS: blocks of 256 as 8 slices of IQ4_NL's indices, each with a signed 6-bit scale.
 public enum IQ4_XS: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 127 }
     @inlinable public static var hasScales: Bool { true }
     @inlinable public static var blockBytes: Int { 136 }
     @inlinable public static var slicesPerBlock: Int { 8 }
@@ -151,6 +157,7 @@ public enum IQ4_XS: SliceDecoder {
 
 /// Q4_0 and Q5_0 multiply unsigned values; their offset (−8, −16) acts as a minimum through the block sums.
 public enum Q4_0: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 15 }
     @inlinable public static var blockBytes: Int { 18 }
     @inlinable public static var slicesPerBlock: Int { 1 }
     @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
@@ -160,6 +167,7 @@ public enum Q4_0: SliceDecoder {
 }
 
 public enum Q4_1: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 15 }
     @inlinable public static var blockBytes: Int { 20 }
     @inlinable public static var slicesPerBlock: Int { 1 }
     @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
@@ -169,6 +177,7 @@ public enum Q4_1: SliceDecoder {
 }
 
 public enum Q5_0: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 31 }
     @inlinable public static var blockBytes: Int { 22 }
     @inlinable public static var slicesPerBlock: Int { 1 }
     @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
@@ -179,6 +188,7 @@ public enum Q5_0: SliceDecoder {
 }
 
 public enum Q5_1: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 31 }
     @inlinable public static var blockBytes: Int { 24 }
     @inlinable public static var slicesPerBlock: Int { 1 }
     @inlinable @inline(__always) public static func decode(_ b: UnsafeRawPointer, slice: Int) -> Slice {
@@ -190,6 +200,7 @@ public enum Q5_1: SliceDecoder {
 
 /// Q4_K and Q5_K: 8 slices of 32 with 6-bit scales and minimums.
 public enum Q4_K: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 15 }
     @inlinable public static var hasScales: Bool { true }
     @inlinable public static var blockBytes: Int { 144 }
     @inlinable public static var slicesPerBlock: Int { 8 }
@@ -203,6 +214,7 @@ public enum Q4_K: SliceDecoder {
 }
 
 public enum Q5_K: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 31 }
     @inlinable public static var hasScales: Bool { true }
     @inlinable public static var blockBytes: Int { 176 }
     @inlinable public static var slicesPerBlock: Int { 8 }
@@ -219,6 +231,7 @@ public enum Q5_K: SliceDecoder {
 
 /// Q6_K: 8 slices of 32, each half with its own signed 8-bit scale; values are offset by 32.
 public enum Q6_K: SliceDecoder {
+    @inlinable public static var largestMagnitude: Int { 32 }
     @inlinable public static var hasScales: Bool { true }
     @inlinable public static var blockBytes: Int { 210 }
     @inlinable public static var slicesPerBlock: Int { 8 }
@@ -239,6 +252,10 @@ public enum Q6_K: SliceDecoder {
 /// from the first 16 values, 4-7 from the second): `maddubs`+`madd` here, `dpbusd` in the VNNI target.
 public protocol SliceProduct {
     static func partials<D: SliceDecoder>(_: D.Type, _ slice: Slice, _ x: UnsafePointer<Int8>) -> __m256i
+    /// The same for `InterleavedRows`' layout, over half a slice: the four vectors at `rows` (32 bytes
+    /// apart; signed types' values 256 bytes after their magnitudes) × four groups of four activation
+    /// bytes at `x`, each broadcast to every lane, times `mul`: lane j is row j's sum of 16 products.
+    static func rowPartials<D: SliceDecoder>(_: D.Type, _ rows: UnsafeRawPointer, _ x: UnsafeRawPointer, _ mul: __m256i) -> __m256i
 }
 
 public enum MaddubsProduct: SliceProduct {
@@ -249,6 +266,22 @@ public enum MaddubsProduct: SliceProduct {
             ? _mm256_maddubs_epi16(_mm256_sign_epi8(slice.q, slice.q), _mm256_sign_epi8(xv, slice.q))
             : _mm256_maddubs_epi16(slice.q, xv)
         return _mm256_madd_epi16(product, slice.mul)
+    }
+
+    @inlinable @inline(__always)
+    public static func rowPartials<D: SliceDecoder>(_: D.Type, _ rows: UnsafeRawPointer, _ x: UnsafeRawPointer, _ mul: __m256i) -> __m256i {
+        @inline(__always) func product(_ i: Int) -> __m256i {
+            let xs = _mm256_set1_epi32(x.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
+            let w = load256(rows + 32 * i)
+            return _mm256_maddubs_epi16(w, D.isSigned ? _mm256_sign_epi8(xs, load256(rows + 256 + 32 * i)) : xs)
+        }
+        // Activations lie within ±127, so four products' pair sums stay within 16 bits when |q| ≤ 32:
+        // one widening for four steps. The integer sum is the same either way.
+        if 4 * 2 * 127 * D.largestMagnitude <= Int(Int16.max) {
+            return _mm256_madd_epi16(_mm256_add_epi16(_mm256_add_epi16(product(0), product(1)), _mm256_add_epi16(product(2), product(3))), mul)
+        }
+        return _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(product(0), mul), _mm256_madd_epi16(product(1), mul)),
+                                _mm256_add_epi32(_mm256_madd_epi16(product(2), mul), _mm256_madd_epi16(product(3), mul)))
     }
 }
 
@@ -329,8 +362,39 @@ public enum AVX2Dot {
                                                                  blockSums: UnsafePointer<Float>, scalesByBlock: UnsafePointer<Float>,
                                                                  sumsByBlock: UnsafePointer<Float>, count: Int, tokens: Int, tiled: Int,
                                                                  out: UnsafeMutablePointer<Float>, outStride: Int) {
+        // Enough tiled tokens to pay for decoding rows once: whole groups of eight rows go interleaved.
+        let interleavedEnd = tiled >= 16 ? rows.lowerBound + rows.count / 8 * 8 : rows.lowerBound
+        if interleavedEnd > rows.lowerBound {
+            let slices = count / 32
+            let groupBytes = InterleavedRows.groupBytes(D.self, slices: slices)
+            // Up to four groups at a time, within 128 KiB (L2), so token groups pass over more rows per visit.
+            let groups = max(1, min(4, 131_072 / groupBytes))
+            withUnsafeTemporaryAllocation(byteCount: groups * groupBytes, alignment: 64) { scratch in
+                let scratch = scratch.baseAddress!
+                for first in stride(from: rows.lowerBound, to: interleavedEnd, by: 8 * groups) {
+                    let count = min(groups, (interleavedEnd - first) / 8)
+                    for g in 0..<count {
+                        InterleavedRows.decode(d, data + (first + 8 * g) * rowBytes, rowBytes: rowBytes, slices: slices, into: scratch + g * groupBytes)
+                    }
+                    for t in stride(from: 0, to: tiled, by: 8) {
+                        for g in 0..<count {
+                            let rowsOut = out + first + 8 * g
+                            InterleavedRows.runFour(P.self, d, scratch + g * groupBytes, slices: slices, values, scalesByBlock, sumsByBlock,
+                                                    tokens: tokens, group: t, t, rowsOut, outStride)
+                            InterleavedRows.runFour(P.self, d, scratch + g * groupBytes, slices: slices, values, scalesByBlock, sumsByBlock,
+                                                    tokens: tokens, group: t, t + 4, rowsOut, outStride)
+                        }
+                    }
+                }
+            }
+            if tiled < tokens {
+                for r in rows.lowerBound..<interleavedEnd {
+                    run(P.self, d, data + r * rowBytes, scales, values, blockSums, count, tokens, out + r, outStride, from: tiled)
+                }
+            }
+        }
         let rowBlock = 32
-        for first in stride(from: rows.lowerBound, to: rows.upperBound, by: rowBlock) {
+        for first in stride(from: interleavedEnd, to: rows.upperBound, by: rowBlock) {
             let block = first..<min(first + rowBlock, rows.upperBound)
             for t in stride(from: 0, to: tiled, by: 8) {
                 for r in block {

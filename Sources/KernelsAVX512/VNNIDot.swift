@@ -20,6 +20,18 @@ enum VNNIProduct: SliceProduct {
         }
         return p
     }
+
+    @inline(__always)
+    static func rowPartials<D: SliceDecoder>(_: D.Type, _ rows: UnsafeRawPointer, _ x: UnsafeRawPointer, _ mul: __m256i) -> __m256i {
+        var p = _mm256_setzero_si256()
+        for i in 0..<4 {
+            let xs = _mm256_set1_epi32(x.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
+            let w = load256(rows + 32 * i)
+            p = _mm256_mask_dpbusd_epi32(p, 0xFF, w, D.isSigned ? _mm256_sign_epi8(xs, load256(rows + 256 + 32 * i)) : xs)
+        }
+        // Lane j of `mul` holds row j's 16-bit multiplier twice.
+        return D.hasScales ? _mm256_mullo_epi32(p, _mm256_srai_epi32(mul, 16)) : p
+    }
 }
 
 public enum VNNIDot {

@@ -83,6 +83,44 @@ import Testing
         }
     }
 
+    /// A matrix of rows against many tokens (prompt processing: whole groups of eight rows decoded once,
+    /// interleaved) gives the same bits as the same rows against eight tokens at a time, which take the
+    /// one-row kernel; 21 rows leave five rows outside the groups, 27 tokens three outside the tiles.
+    @Test(arguments: integerTypes)
+    func interleavedRowsGiveTheEightTokenKernelsBits(type: GGMLType) {
+        var rng = SplitMix(seed: 31 + UInt64(type.rawValue))
+        let n = 2 * 256, rows = 21, tokens = 27, tiled = 24
+        let grid = QuantizedActivations.Grid(weights: type)
+        let rowBytes = n / type.blockGeometry.elements * type.blockGeometry.bytes
+        let matrix = (0..<rows).flatMap { _ in Self.randomRow(type, blocks: n / type.blockGeometry.elements, rng: &rng) }
+        let x = (0..<(n * tokens)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 100 }
+        func quantized(_ range: Range<Int>) -> QuantizedActivations {
+            let acts = QuantizedActivations(capacity: n * range.count)
+            for (i, t) in range.enumerated() { x.withUnsafeBufferPointer { acts.quantize($0.baseAddress! + t * n, into: i * n, count: n, grid: grid) } }
+            acts.regroup(tokens: range.count, columns: n)
+            return acts
+        }
+        let all = quantized(0..<tokens)
+        defer { all.deallocate() }
+        for kernel in DotKernel.available where kernel.name != "portable" {
+            var whole = [Float](repeating: .nan, count: rows * tokens)
+            var byEight = [Float](repeating: .nan, count: rows * tokens)
+            matrix.withUnsafeBytes { m in
+                kernel.multiply(type, m.baseAddress!, rowBytes, 0..<rows, all, n, tokens, tiled, &whole, rows)
+                for first in stride(from: 0, to: tokens, by: 8) {
+                    let range = first..<min(first + 8, tokens)
+                    let acts = quantized(range)
+                    defer { acts.deallocate() }
+                    byEight.withUnsafeMutableBufferPointer { out in
+                        kernel.multiply(type, m.baseAddress!, rowBytes, 0..<rows, acts, n, range.count, range.count / 8 * 8, out.baseAddress! + first * rows, rows)
+                    }
+                }
+            }
+            let differing = zip(whole, byEight).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "\(type) \(kernel.name): \(differing) of \(whole.count) values differ")
+        }
+    }
+
     /// Both quantizers, for every grid: values within half a step, sums consistent, scales shared
     /// as the grid says, and the portable and AVX2 results identical bit for bit.
     @Test(arguments: [QuantizedActivations.Grid.q8_0, .q8_1, .q8_K])
