@@ -74,9 +74,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Tokenizers", "GGUF", "TestSupport"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar", "Templates", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels", "TestSupport"]),
-        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "GGUF"]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "GGUF", "TestSupport"]),
         .testTarget(name: "TemplatesTests", dependencies: ["Templates"], exclude: ["Fixtures"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Templates", "Engine", "Grammar", "GGUF", "ModelStore", .product(name: "Hummingbird", package: "hummingbird"),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Templates", "Engine", "Grammar", "GGUF", "ModelStore", "TestSupport", .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]

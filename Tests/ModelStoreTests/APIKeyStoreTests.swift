@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import ModelStore
 
 struct APIKeyStoreTests {
@@ -10,11 +11,16 @@ struct APIKeyStoreTests {
     @Test func concurrentChangesLoseNoKey() async throws {
         let store = store()
         defer { try? FileManager.default.removeItem(at: store.file.deletingLastPathComponent()) }
-        let writers = (0..<8).map { writer in Thread.detached { for n in 0..<8 { _ = try store.issue(name: "w\(writer)-\(n)") } } }
-        for writer in writers { try await writer() }
+        // Each change blocks in `flock` on a thread of its own.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 { group.addTask { try await onOwnThread { for n in 0..<8 { _ = try store.issue(name: "w\(writer)-\(n)") } } } }
+            try await group.waitForAll()
+        }
         #expect(store.entries().count == 64)
-        let revokers = (0..<8).map { writer in Thread.detached { try store.revoke(name: "w\(writer)-0") } }
-        for revoker in revokers { #expect(try await revoker()) }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for writer in 0..<8 { group.addTask { try await onOwnThread { try store.revoke(name: "w\(writer)-0") } } }
+            for try await found in group { #expect(found) }
+        }
         #expect(store.entries().count == 56 && !store.entries().contains { $0.name.hasSuffix("-0") })
         #expect(try store.revoke(name: "w0-0") == false)
     }
@@ -38,50 +44,11 @@ struct APIKeyStoreTests {
             try? FileManager.default.removeItem(at: dir)
         }
         while !FileManager.default.fileExists(atPath: held.path) { try await Task.sleep(for: .milliseconds(10)) }
-        // On a thread of its own: blocked in `flock`, it must not hold one of the few cooperative threads.
-        let issued = Thread.detached { try store.issue(name: "elasticsearch") }
+        let issuing = Task { try await onOwnThread { try store.issue(name: "elasticsearch") } }
         try await Task.sleep(for: .milliseconds(300))
         #expect(store.entries().isEmpty, "the key is written only once the other process lets go")
         FileManager.default.createFile(atPath: release.path, contents: nil)
-        _ = try await issued()
+        _ = try await issuing.value
         #expect(store.entries().map(\.name) == ["elasticsearch"])
-    }
-}
-
-extension Thread {
-    /// Runs `work` on a new thread and returns a function that waits for its result.
-    static func detached<T: Sendable>(_ work: @escaping @Sendable () throws -> T) -> @Sendable () async throws -> T {
-        let result = ResultBox<T>()
-        detachNewThread { result.set(Result { try work() }) }
-        return { try await result.value() }
-    }
-}
-
-/// A result set once from a thread and awaited from tasks.
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
-    private let lock = NSCondition()
-    private var result: Result<T, Error>?
-    private var waiting: [CheckedContinuation<T, Error>] = []
-
-    func set(_ value: Result<T, Error>) {
-        lock.lock()
-        result = value
-        let resume = waiting
-        waiting = []
-        lock.unlock()
-        for continuation in resume { continuation.resume(with: value) }
-    }
-
-    func value() async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            lock.lock()
-            if let result {
-                lock.unlock()
-                continuation.resume(with: result)
-            } else {
-                waiting.append(continuation)
-                lock.unlock()
-            }
-        }
     }
 }

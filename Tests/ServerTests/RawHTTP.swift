@@ -2,18 +2,16 @@
 import Glibc
 #endif
 import Foundation
+import TestSupport
 
 /// Bytes a URL client would never send, over a plain socket: sends `request` and returns what the
 /// server answered until it closed the connection (or 5 s passed). The blocking socket calls run on a
-/// thread of their own: on a cooperative thread, tests doing this at once could leave the server's
-/// handlers no thread to answer them on (a 2-core machine has two).
+/// thread of their own, so tests doing this at once leave the server's handlers threads to answer on.
 enum RawHTTP {
     struct Failure: Error {}
 
     static func exchange(port: Int, _ request: String) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try blockingExchange(port: port, request) }) }
-        }
+        try await onOwnThread { try blockingExchange(port: port, request) }
     }
 
     private static func blockingExchange(port: Int, _ request: String) throws -> String {
