@@ -28,7 +28,8 @@ let package = Package(
         .target(name: "GGUF"),
         .target(name: "Tokenizers", dependencies: ["GGUF"]),
         // One target per SIMD level, compiled with that level's features; `Kernels` picks one at run time.
-        .target(name: "KernelsAVX2", swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]),
+        .target(name: "CachePrefetch"),
+        .target(name: "KernelsAVX2", dependencies: ["CachePrefetch"], swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"])]),
         .target(
             name: "KernelsAVX512",
             dependencies: ["KernelsAVX2"],

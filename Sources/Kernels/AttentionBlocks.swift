@@ -66,4 +66,66 @@ public enum AttentionBlocks {
             for j in 0..<d { o[j * rows + r] *= rescale }
         }
     }
+
+    /// One block of a generated token's attention for the `group` query heads that share a KV head,
+    /// straight from the half-precision cache: each key and value is read once for all the heads.
+    /// Queries q[h·d + i] are already scaled; keys and values are `count` rows `stride` halves apart.
+    /// The scores go to s[h·scoreStride + p] (scoreStride ≥ count), become e^(s − m')
+    /// with m' head h's new running maximum, and the head's sum and output o[h·d + j] are first scaled
+    /// by e^(m − m') before the block's weighted values are added.
+    public static func groupBlock(_ q: UnsafePointer<Float>, group: Int, d: Int, keys: UnsafePointer<Float16>, values: UnsafePointer<Float16>,
+                                  stride: Int, count: Int, scores s: UnsafeMutablePointer<Float>, scoreStride: Int,
+                                  maxima: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>, output o: UnsafeMutablePointer<Float>,
+                                  portable: Bool = false) {
+        let simd = !portable && useAVX2(d)
+        var h = 0
+        while h < group {
+            let n = min(4, group - h)
+            if simd {
+                keys.withMemoryRebound(to: UInt16.self, capacity: count * stride) { k in
+                    values.withMemoryRebound(to: UInt16.self, capacity: count * stride) { v in
+                        AVX2Attention.groupScores(q + h * d, heads: n, d: d, k, stride: stride, count: count, into: s + h * scoreStride,
+                                                  scoreStride: scoreStride, prefetching: h == 0 ? v : nil)
+                    }
+                }
+            } else {
+                for k in h..<(h + n) {
+                    for p in 0..<count {
+                        var sum: Float = 0
+                        for i in 0..<d { sum += q[k * d + i] * Float(keys[p * stride + i]) }
+                        s[k * scoreStride + p] = sum
+                    }
+                }
+            }
+            h += n
+        }
+        for h in 0..<group {
+            let row = s + h * scoreStride, out = o + h * d
+            var m = maxima[h]
+            for p in 0..<count { m = max(m, row[p]) }
+            let rescale = expf(maxima[h] - m)
+            let added = simd ? VectorOps.expShifted(row, count: count, shift: m) : VectorOps.expShiftedScalar(row, count: count, shift: m)
+            sums[h] = sums[h] * rescale + added
+            maxima[h] = m
+            if rescale != 1 { for j in 0..<d { out[j] *= rescale } }
+        }
+        h = 0
+        while h < group {
+            let n = min(4, group - h)
+            if simd {
+                values.withMemoryRebound(to: UInt16.self, capacity: count * stride) {
+                    AVX2Attention.groupValues(s + h * scoreStride, weightStride: scoreStride, heads: n, d: d, $0, stride: stride, count: count,
+                                              into: o + h * d)
+                }
+            } else {
+                for k in h..<(h + n) {
+                    for p in 0..<count {
+                        let weight = s[k * scoreStride + p]
+                        for j in 0..<d { o[k * d + j] += weight * Float(values[p * stride + j]) }
+                    }
+                }
+            }
+            h += n
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import _Builtin_intrinsics.intel
+import CachePrefetch
 
 /// Attention over a block of keys and values already converted to f32, for a tile of query rows
 /// laid out across vector lanes: row r of a tile matrix is column r of `rows` floats per line, so
@@ -59,6 +60,111 @@ public enum AVX2Attention {
                 x += 1
             }
             r += 8
+        }
+    }
+
+    /// s[h·scoreStride + p] = q_h · k_p for `heads` (1–4) query heads of d floats (q[h·d + i]) and
+    /// `count` half-precision keys `stride` halves apart: each key is widened once in registers for
+    /// all the heads, two keys at a time so eight independent sums are in flight. d a multiple of 8.
+    /// The cache's rows are strided (other KV heads between them) and paged, which the hardware
+    /// prefetcher follows poorly, so the keys of later positions and the values of these (when
+    /// given: they are read right after the scores) are prefetched as it goes.
+    public static func groupScores(_ q: UnsafePointer<Float>, heads n: Int, d: Int, _ keys: UnsafePointer<UInt16>, stride: Int,
+                                   count: Int, into s: UnsafeMutablePointer<Float>, scoreStride: Int, prefetching values: UnsafePointer<UInt16>?) {
+        // About one memory latency's worth of positions.
+        let ahead = 16
+        var p = 0
+        while p < count {
+            let two = p + 1 < count
+            let k0 = keys + p * stride, k1 = two ? k0 + stride : k0
+            var line = 0
+            while line < d {
+                if p + ahead < count { cache_prefetch(k0 + ahead * stride + line) }
+                if p + ahead + 1 < count { cache_prefetch(k0 + (ahead + 1) * stride + line) }
+                if let values {
+                    cache_prefetch(values + p * stride + line)
+                    if two { cache_prefetch(values + (p + 1) * stride + line) }
+                }
+                line += 32
+            }
+            var a = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+            var i = 0
+            while i < d {
+                let x0 = _mm256_cvtph_ps(load128(k0 + i)), x1 = _mm256_cvtph_ps(load128(k1 + i))
+                let q0 = _mm256_loadu_ps(q + i)
+                a.0 = _mm256_fmadd_ps(q0, x0, a.0)
+                a.1 = _mm256_fmadd_ps(q0, x1, a.1)
+                if n > 1 {
+                    let q1 = _mm256_loadu_ps(q + d + i)
+                    a.2 = _mm256_fmadd_ps(q1, x0, a.2)
+                    a.3 = _mm256_fmadd_ps(q1, x1, a.3)
+                }
+                if n > 2 {
+                    let q2 = _mm256_loadu_ps(q + 2 * d + i)
+                    a.4 = _mm256_fmadd_ps(q2, x0, a.4)
+                    a.5 = _mm256_fmadd_ps(q2, x1, a.5)
+                }
+                if n > 3 {
+                    let q3 = _mm256_loadu_ps(q + 3 * d + i)
+                    a.6 = _mm256_fmadd_ps(q3, x0, a.6)
+                    a.7 = _mm256_fmadd_ps(q3, x1, a.7)
+                }
+                i += 8
+            }
+            @inline(__always) func put(_ h: Int, _ first: __m256, _ second: __m256) {
+                s[h * scoreStride + p] = horizontalSum(first)
+                if two { s[h * scoreStride + p + 1] = horizontalSum(second) }
+            }
+            put(0, a.0, a.1)
+            if n > 1 { put(1, a.2, a.3) }
+            if n > 2 { put(2, a.4, a.5) }
+            if n > 3 { put(3, a.6, a.7) }
+            p += 2
+        }
+    }
+
+    /// o[h·d + j] += Σ_p w[h·weightStride + p] · v_p[j] for `heads` (1–4) heads over `count`
+    /// half-precision value rows `stride` halves apart: sixteen columns of every head at a time, so
+    /// each value is widened once and eight independent sums are in flight. d a multiple of 8.
+    public static func groupValues(_ w: UnsafePointer<Float>, weightStride: Int, heads n: Int, d: Int, _ values: UnsafePointer<UInt16>,
+                                   stride: Int, count: Int, into o: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j < d {
+            let two = j + 8 < d
+            @inline(__always) func start(_ h: Int, _ k: Int) -> __m256 { h < n && (k == 0 || two) ? _mm256_loadu_ps(o + h * d + j + 8 * k) : _mm256_setzero_ps() }
+            var a = (start(0, 0), start(0, 1), start(1, 0), start(1, 1), start(2, 0), start(2, 1), start(3, 0), start(3, 1))
+            for p in 0..<count {
+                let v = values + p * stride + j
+                let x0 = _mm256_cvtph_ps(load128(v)), x1 = two ? _mm256_cvtph_ps(load128(v + 8)) : x0
+                let w0 = _mm256_broadcast_ss(w + p)
+                a.0 = _mm256_fmadd_ps(w0, x0, a.0)
+                a.1 = _mm256_fmadd_ps(w0, x1, a.1)
+                if n > 1 {
+                    let w1 = _mm256_broadcast_ss(w + weightStride + p)
+                    a.2 = _mm256_fmadd_ps(w1, x0, a.2)
+                    a.3 = _mm256_fmadd_ps(w1, x1, a.3)
+                }
+                if n > 2 {
+                    let w2 = _mm256_broadcast_ss(w + 2 * weightStride + p)
+                    a.4 = _mm256_fmadd_ps(w2, x0, a.4)
+                    a.5 = _mm256_fmadd_ps(w2, x1, a.5)
+                }
+                if n > 3 {
+                    let w3 = _mm256_broadcast_ss(w + 3 * weightStride + p)
+                    a.6 = _mm256_fmadd_ps(w3, x0, a.6)
+                    a.7 = _mm256_fmadd_ps(w3, x1, a.7)
+                }
+            }
+            @inline(__always) func put(_ h: Int, _ first: __m256, _ second: __m256) {
+                _mm256_storeu_ps(o + h * d + j, first)
+                if two { _mm256_storeu_ps(o + h * d + j + 8, second) }
+            }
+            put(0, a.0, a.1)
+            if n > 1 { put(1, a.2, a.3) }
+            if n > 2 { put(2, a.4, a.5) }
+            if n > 3 { put(3, a.6, a.7) }
+            j += 16
         }
     }
 

@@ -4,13 +4,14 @@ import Glibc
 import Kernels
 
 /// Attention of a step's queries over the cache, with grouped-query heads, causal and sliding-window
-/// masks (an encoder's queries see their whole sequence). Generation and short prompts go query row
-/// by query row over the f16 cache; other batches (prompt processing) go in tiles of tokens × the
+/// masks (an encoder's queries see their whole sequence). Short prompts and generation early in a
+/// conversation go query row by query row over the f16 cache; later generated tokens go with all the
+/// query heads of a KV head together; other batches (prompt processing) go in tiles of tokens × the
 /// query heads sharing one KV head, so each block of keys and values is widened to f32 once and read
 /// by every query in the tile.
 extension Transformer {
     /// Generated tokens before this position attend row by row, rounding as llama.cpp does (short
-    /// conversations, where the golden tests compare the two); later ones go in tiles.
+    /// conversations, where the golden tests compare the two); later ones by KV head (`groupAttention`).
     static let exactRoundingSpan = 512
     /// Tokens per tile and positions per block of the batched path.
     static let attentionTile = 8
@@ -21,13 +22,13 @@ extension Transformer {
     /// tile's queries, which makes a short turn appended to a long conversation several times faster
     /// than walking the cache once per query row (where llama.cpp still goes row by row).
     func attention(layer: Int, segments: [Segment], window: Int?) {
-        var rows = 0
+        var rows = 0, generated = 0
         for (index, segment) in segments.enumerated() {
             // The row path reads half-precision rows (llama.cpp's rounding); a q8_0 cache is widened
-            // block by block instead, which its int8 rows make the faster way. So is a generated
-            // token deep in a conversation: the tiles read each key and value block once for all the
-            // query heads that share it, where the row path reads it once per query head, and its
-            // positions are split among the threads.
+            // block by block instead, which its int8 rows make the faster way. A generated token deep
+            // in a conversation reads each key and value once for all the query heads that share it,
+            // where the row path reads it once per query head, and its positions are split among the
+            // threads.
             let deep = segment.start >= Self.exactRoundingSpan
             let exact = segment.count == 1 ? !deep : segment.start + segment.count <= Self.attentionBlock
             if segment.cache.type == .f16 && exact {
@@ -36,11 +37,15 @@ extension Transformer {
                     scratch.rowIndices[rows] = Int32(t)
                     rows += 1
                 }
+            } else if segment.cache.type == .f16 && segment.count == 1 {
+                scratch.generatedSegments[generated] = Int32(index)
+                generated += 1
             } else {
                 batchedAttention(layer: layer, segment: segment, window: window)
             }
         }
         if rows > 0 { rowAttention(layer: layer, segments: segments, rows: rows, window: window) }
+        if generated > 0 { groupAttention(layer: layer, segments: segments, generated: generated, window: window) }
     }
 
     /// Each (token, query head) goes over its visible positions with the online softmax of llama.cpp's
@@ -114,8 +119,11 @@ extension Transformer {
     /// A tile's rows at most: `attentionTile` tokens × the query heads of one KV head, padded to 8.
     static func tileRows(_ c: ModelConfig) -> Int { (attentionTile * c.heads / max(c.kvHeads, 1) + 7) / 8 * 8 }
 
-    /// Floats of one thread's tile memory.
-    static func tileFloats(_ c: ModelConfig) -> Int { Tile.floats(rows: tileRows(c), d: c.headDim) }
+    /// Floats of one thread's tile memory: a tile's, or `groupAttention`'s for every head.
+    static func tileFloats(_ c: ModelConfig) -> Int { max(Tile.floats(rows: tileRows(c), d: c.headDim), groupFloats(c)) }
+
+    /// Floats of `groupAttention`'s working memory: queries, a block's scores, maxima, sums, outputs.
+    static func groupFloats(_ c: ModelConfig) -> Int { c.heads * (2 * c.headDim + attentionBlock + 2) }
 
     /// When a step has fewer tiles than this many per thread (generation: one per KV head), each
     /// tile's positions are split into parts that threads take separately (flash decoding), so a long
@@ -124,8 +132,9 @@ extension Transformer {
     /// Positions a part covers at least, so merging stays small beside reading them.
     static let splitPositions = 2 * attentionBlock
 
-    /// Floats of one part's partial result: the outputs, maxima and sums of a tile's rows.
-    static func partialFloats(_ c: ModelConfig) -> Int { tileRows(c) * (c.headDim + 2) }
+    /// Floats of one part's partial result: the outputs, maxima and sums of a tile's rows, or of a
+    /// generated token's heads.
+    static func partialFloats(_ c: ModelConfig) -> Int { max(tileRows(c), c.heads) * (c.headDim + 2) }
 
     /// Parts of a step at most, per thread (see `positionSplits`): below 2 × `splitJobsPerThread`.
     static let partialSlotsPerThread = 2 * splitJobsPerThread
@@ -217,26 +226,101 @@ extension Transformer {
             }
         }
         guard splits > 1 else { return }
-        // Merge each row's parts: rescale each to the largest maximum, then divide by the total sum.
-        // A part that saw none of a row's positions has the masked maximum, so its weight is 0.
         for unit in 0..<units {
             let g = unit % c.kvHeads, t0 = (unit / c.kvHeads) * tile, real = (min(n, t0 + tile) - t0) * group
             let rows = (real + 7) / 8 * 8, parts = s.partials + unit * splits * partialFloats
             for r in 0..<real {
-                var maximum = Self.maskedScore
-                for p in 0..<splits { maximum = max(maximum, parts[p * partialFloats + d * rows + r]) }
-                var sum: Float = 0
-                let out = s.attention + (base + t0 + r / group) * qDim + (g * group + r % group) * d
-                for j in 0..<d { out[j] = 0 }
-                for p in 0..<splits {
-                    let part = parts + p * partialFloats
-                    let weight = expf(part[d * rows + r] - maximum)
-                    sum += part[(d + 1) * rows + r] * weight
-                    for j in 0..<d { out[j] += part[j * rows + r] * weight }
-                }
-                let inverse = 1 / (sum + sinkWeight(sinks, head: g * group + r % group, maximum: maximum))
-                for j in 0..<d { out[j] *= inverse }
+                mergeParts(parts, splits: splits, row: r, rows: rows, strides: (1, rows), head: g * group + r % group, sinks: sinks,
+                           into: s.attention + (base + t0 + r / group) * qDim + (g * group + r % group) * d)
             }
         }
+    }
+
+    /// Generated tokens deep in a conversation over an f16 cache, one job per token and part of its
+    /// positions: for each block of positions, the query heads sharing each KV head go together
+    /// (`AttentionBlocks.groupBlock`), so every key and value is read once for all of them, straight
+    /// from half precision and with no padding rows. A job takes every KV head of its positions, so
+    /// it reads the cache's rows whole and in order. Positions are split among the threads as the
+    /// tiles' are, and the parts merged the same way.
+    private func groupAttention(layer: Int, segments: [Segment], generated: Int, window: Int?) {
+        let c = config, s = scratch, d = c.headDim, group = c.heads / c.kvHeads, qDim = c.heads * d, block = Self.attentionBlock
+        let positions = (0..<generated).reduce(0) { max($0, segments[Int(s.generatedSegments[$1])].end + 1) }
+        let splits = Self.positionSplits(units: generated, positions: positions, threads: pool.count)
+        let partialFloats = Self.partialFloats(c), sinks = weights.layers[layer].sinks
+        pool.parallelFor(generated * splits) { range, thread in
+            // Within the thread's tile memory (`groupFloats`): the scaled queries, one block's scores,
+            // each head's running maximum and sum, and its output.
+            let q = s.tiles + thread * s.tileFloats, scores = q + qDim
+            let maxima = scores + c.heads * block, sums = maxima + c.heads, outputs = sums + c.heads
+            for job in range {
+                let part = job % splits, segment = segments[Int(s.generatedSegments[job / splits])], cache = segment.cache
+                let last = c.causal ? segment.start : segment.end, first = window.map { max(0, last - $0 + 1) } ?? 0
+                let queries = s.q + segment.firstRow * qDim
+                for i in 0..<qDim { q[i] = queries[i] * c.attentionScale }
+                for h in 0..<c.heads {
+                    maxima[h] = Self.maskedScore
+                    sums[h] = 0
+                }
+                outputs.initialize(repeating: 0, count: qDim)
+                // This part's share of the token's blocks.
+                let firstBlock = first / block, blocks = last / block - firstBlock + 1
+                let lo = max(first, (firstBlock + part * blocks / splits) * block)
+                let hi = min(last, (firstBlock + (part + 1) * blocks / splits) * block - 1)
+                var b = lo
+                while b <= hi {
+                    let count = min(block - b % block, hi - b + 1)
+                    let keys = cache.key(layer: layer, position: b), values = cache.value(layer: layer, position: b)
+                    for g in 0..<c.kvHeads {
+                        let offset = cache.type.headOffset(g, d: d), heads = g * group
+                        AttentionBlocks.groupBlock(q + heads * d, group: group, d: d, keys: (keys + offset).assumingMemoryBound(to: Float16.self),
+                                                   values: (values + offset).assumingMemoryBound(to: Float16.self), stride: cache.rowBytes / 2,
+                                                   count: count, scores: scores + heads * block, scoreStride: block, maxima: maxima + heads,
+                                                   sums: sums + heads, output: outputs + heads * d)
+                    }
+                    b += count
+                }
+                if splits == 1 {
+                    for h in 0..<c.heads {
+                        let out = s.attention + segment.firstRow * qDim + h * d
+                        let inverse = 1 / (sums[h] + sinkWeight(sinks, head: h, maximum: maxima[h]))
+                        for j in 0..<d { out[j] = outputs[h * d + j] * inverse }
+                    }
+                } else {
+                    let slot = s.partials + job * partialFloats
+                    slot.update(from: outputs, count: qDim)
+                    (slot + qDim).update(from: maxima, count: c.heads)
+                    (slot + qDim + c.heads).update(from: sums, count: c.heads)
+                }
+            }
+        }
+        guard splits > 1 else { return }
+        for t in 0..<generated {
+            let row = segments[Int(s.generatedSegments[t])].firstRow
+            for h in 0..<c.heads {
+                mergeParts(s.partials + t * splits * partialFloats, splits: splits, row: h, rows: c.heads, strides: (d, 1),
+                           head: h, sinks: sinks, into: s.attention + row * qDim + h * d)
+            }
+        }
+    }
+
+    /// Row r's result from its `splits` partial results (`partialFloats` apart; output j at
+    /// r·strides.row + j·strides.column, then `rows` maxima and `rows` sums after d·rows floats): each
+    /// part rescaled to the largest maximum, then divided by the total sum. A part that saw none of
+    /// the row's positions has the masked maximum, so its weight is 0.
+    private func mergeParts(_ parts: UnsafePointer<Float>, splits: Int, row r: Int, rows: Int, strides: (row: Int, column: Int),
+                            head: Int, sinks: [Float]?, into out: UnsafeMutablePointer<Float>) {
+        let d = config.headDim, partialFloats = Self.partialFloats(config)
+        var maximum = Self.maskedScore
+        for p in 0..<splits { maximum = max(maximum, parts[p * partialFloats + d * rows + r]) }
+        var sum: Float = 0
+        for j in 0..<d { out[j] = 0 }
+        for p in 0..<splits {
+            let part = parts + p * partialFloats, outputs = part + r * strides.row
+            let weight = expf(part[d * rows + r] - maximum)
+            sum += part[(d + 1) * rows + r] * weight
+            for j in 0..<d { out[j] += outputs[j * strides.column] * weight }
+        }
+        let inverse = 1 / (sum + sinkWeight(sinks, head: head, maximum: maximum))
+        for j in 0..<d { out[j] *= inverse }
     }
 }

@@ -359,6 +359,8 @@ public final class Transformer: @unchecked Sendable {
         /// The row-by-row attention's rows: each row's segment.
         let rowSegments: UnsafeMutablePointer<Int32>
         let rowIndices: UnsafeMutablePointer<Int32>
+        /// The segments of generated tokens that attend with `groupAttention`.
+        let generatedSegments: UnsafeMutablePointer<Int32>
         /// The expert feed-forward's memory (mixture-of-experts models only).
         let experts: ExpertScratch?
 
@@ -368,6 +370,7 @@ public final class Transformer: @unchecked Sendable {
             partials = .allocate(capacity: threads * Transformer.partialSlotsPerThread * Transformer.partialFloats(c))
             rowSegments = .allocate(capacity: batch)
             rowIndices = .allocate(capacity: batch)
+            generatedSegments = .allocate(capacity: batch)
             let e = c.embeddingLength, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, ff = c.feedForwardLength
             // An expert's rows may be padded by up to seven (`mixtureOfExperts`).
             let ffRows = c.experts == nil ? batch : batch + 7
@@ -396,6 +399,7 @@ public final class Transformer: @unchecked Sendable {
             for p in [x, h, q, k, v, attention, o, gate, up, scores, tiles, partials] { p.deallocate() }
             rowSegments.deallocate()
             rowIndices.deallocate()
+            generatedSegments.deallocate()
             activations.deallocate()
         }
     }

@@ -163,6 +163,47 @@ struct AttentionBlockTests {
         #expect(sums[3] == Float(count), "a row masked so far weighs its masked positions e^0 until a real maximum comes")
     }
 
+    @Test func simdGroupBlocksMatchThePlainLoopsAndTheDefinition() {
+        var rng = SplitMix(seed: 13)
+        func random(_ n: Int, _ scale: Float) -> [Float] { (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 * scale } }
+        // Groups below, at and above the kernel's four heads per pass; odd position counts; head
+        // sizes with and without a last half pass of eight columns; a first block (masked maxima)
+        // and a later one (running maxima, sums and outputs to rescale).
+        for (group, d, count, stride) in [(1, 16, 5, 16), (3, 64, 64, 192), (4, 256, 37, 256), (7, 24, 9, 200), (8, 128, 64, 128)] {
+            let q = random(group * d, 1)
+            let keys = random(count * stride, 2).map { Float16($0) }, values = random(count * stride, 2).map { Float16($0) }
+            for fresh in [true, false] {
+                var maxima = fresh ? [Float](repeating: -1e30, count: group) : random(group, 3)
+                var sums = fresh ? [Float](repeating: 0, count: group) : random(group, 1).map { abs($0) + 1 }
+                var outputs = fresh ? [Float](repeating: 0, count: group * d) : random(group * d, 1)
+                var scores = [Float](repeating: .nan, count: group * 64)
+                var (m2, l2, o2, s2) = (maxima, sums, outputs, scores)
+                keys.withUnsafeBufferPointer { k in
+                    values.withUnsafeBufferPointer { v in
+                        AttentionBlocks.groupBlock(q, group: group, d: d, keys: k.baseAddress!, values: v.baseAddress!, stride: stride, count: count,
+                                                   scores: &scores, scoreStride: 64, maxima: &maxima, sums: &sums, output: &outputs)
+                        AttentionBlocks.groupBlock(q, group: group, d: d, keys: k.baseAddress!, values: v.baseAddress!, stride: stride, count: count,
+                                                   scores: &s2, scoreStride: 64, maxima: &m2, sums: &l2, output: &o2, portable: true)
+                    }
+                }
+                for (x, y) in zip(maxima + sums + outputs, m2 + l2 + o2) {
+                    #expect(abs(x - y) <= 1e-4 * max(1, abs(y)), "group \(group) d \(d) count \(count): \(x) vs \(y)")
+                }
+                guard fresh else { continue }
+                // A first block from the definition: m = the largest score, sum Σ e^(s − m), output Σ e^(s − m) v.
+                for h in 0..<group {
+                    let scores = (0..<count).map { p in (0..<d).reduce(Float(0)) { $0 + q[h * d + $1] * Float(keys[p * stride + $1]) } }
+                    let m = scores.max()!, weights = scores.map { expf($0 - m) }
+                    #expect(abs(maxima[h] - m) <= 1e-4 * max(1, abs(m)) && abs(sums[h] - weights.reduce(0, +)) <= 1e-4 * Float(count))
+                    for j in 0..<d {
+                        let expected = (0..<count).reduce(Float(0)) { $0 + weights[$1] * Float(values[$1 * stride + j]) }
+                        #expect(abs(outputs[h * d + j] - expected) <= 1e-3 * max(1, abs(expected)), "head \(h) column \(j)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func widenedHalvesAreExact() {
         let halves: [Float16] = (0..<48).map { Float16(Float($0) * 0.37 - 7) }
         var floats = [Float](repeating: .nan, count: 32)

@@ -46,10 +46,10 @@ import Testing
         try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(), prefix: Array(tokens.prefix(5)), batch: Array(tokens[5..<70]))
     }
 
-    @Test(arguments: [1, 2]) func generatedTokensDeepInAConversationTakeTilesAndMatch(kvHeads: Int) throws {
-        // Past `exactRoundingSpan` single tokens go through the tiles too, their positions split
-        // among the threads in parts (several per KV head) whose partial results are merged.
-        #expect(Transformer.positionSplits(units: kvHeads, positions: Transformer.exactRoundingSpan, threads: 2) > 1)
+    @Test(arguments: [1, 2]) func generatedTokensDeepInAConversationGoByKVHeadAndMatch(kvHeads: Int) throws {
+        // Past `exactRoundingSpan` single tokens go with all the query heads of a KV head at once,
+        // their positions split among the threads in parts whose partial results are merged.
+        #expect(Transformer.positionSplits(units: 1, positions: Transformer.exactRoundingSpan, threads: 2) > 1)
         let long = (0..<(Transformer.exactRoundingSpan + 40)).map { Int32($0 * 3 % 8) }
         try compareBatchWithSteps(ModelLoadingErrorTests.tinyLlama(kvHeads: kvHeads), prefix: Array(long.prefix(Transformer.exactRoundingSpan)),
                                   batch: Array(long.suffix(40)))
@@ -84,7 +84,7 @@ import Testing
     @Test(arguments: [1, 2]) func gptOssBatchMatchesStepsWithSinks(kvHeads: Int) throws {
         try compareBatchWithSteps(Self.tinyGptOss(kvHeads: kvHeads), prefix: [], batch: Array(tokens.prefix(13)))
         try compareBatchWithSteps(Self.tinyGptOss(kvHeads: kvHeads), prefix: Array(tokens.prefix(3)), batch: Array(tokens[3..<70]))
-        // Deep enough that single tokens take the tiles, their positions split in parts merged at the end.
+        // Deep enough that single tokens go by KV head, their positions split in parts merged at the end.
         let long = (0..<(Transformer.exactRoundingSpan + 20)).map { Int32($0 * 3 % 8) }
         try compareBatchWithSteps(Self.tinyGptOss(kvHeads: kvHeads), prefix: Array(long.prefix(Transformer.exactRoundingSpan)),
                                   batch: Array(long.suffix(20)))
