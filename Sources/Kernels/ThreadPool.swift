@@ -98,12 +98,6 @@ public final class ThreadPool: @unchecked Sendable {
     /// time, not iterations: how fast an empty loop runs depends on how the compiler lays it out.
     static let spinNanoseconds: UInt64 = 500_000
 
-    private static func nanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-    }
-
     private func workerLoop(index: Int) {
         var seen = 0
         while true {
@@ -111,8 +105,8 @@ public final class ThreadPool: @unchecked Sendable {
             var current = generation.load(ordering: .acquiring)
             while current == seen {
                 // The clock is read every 64 spins; the first reading starts the budget.
-                if spins & 63 != 0 || spins == 0 || Self.nanoseconds() - spinStart < Self.spinNanoseconds {
-                    if spins == 0 { spinStart = Self.nanoseconds() }
+                if spins & 63 != 0 || spins == 0 || monotonicNanoseconds() - spinStart < Self.spinNanoseconds {
+                    if spins == 0 { spinStart = monotonicNanoseconds() }
                     spinPause()
                     spins += 1
                 } else {
@@ -143,4 +137,11 @@ public final class ThreadPool: @unchecked Sendable {
     // keeps the loop from being folded while staying portable.
     _ = 0
     #endif
+}
+
+/// Nanoseconds on the monotonic clock.
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
 }

@@ -22,6 +22,9 @@ public final class Transformer: @unchecked Sendable {
     /// The dot-product path (tests compare paths end to end).
     public let kernel: DotKernel
 
+    /// Bytes of weights one generated token reads (see `ModelWeights.bytesReadPerToken`).
+    public var weightBytesPerToken: Int { weights.bytesReadPerToken(expertsUsed: config.experts?.used ?? 0) }
+
     /// `pool`: the process's shared workers (a server runs every model on one pool, one step at a
     /// time); without it the model gets a pool of `threads` of its own. `sequenceLength`: the longest
     /// sequence it will run (nil: the trained context), which LongRoPE models choose factors by.

@@ -178,3 +178,21 @@ struct ModelWeights {
         }
     }
 }
+
+extension ModelWeights {
+    /// Bytes of the matrices one generated token reads: every layer's (of a mixture of experts, the
+    /// router and `expertsUsed` experts) and the output projection. Its embedding row is negligible.
+    func bytesReadPerToken(expertsUsed: Int) -> Int {
+        func bytes(_ m: WeightMatrix?) -> Int { m.map { $0.rows * $0.rowBytes } ?? 0 }
+        return layers.reduce(bytes(output)) { total, layer in
+            let attention = bytes(layer.q) + bytes(layer.k) + bytes(layer.v) + bytes(layer.output)
+            switch layer.feedForward {
+            case let .dense(gate, up, down, _, _):
+                return total + attention + bytes(gate) + bytes(up) + bytes(down)
+            case let .experts(experts):
+                let expert = bytes(experts.gate.first) + bytes(experts.up.first) + bytes(experts.down.first)
+                return total + attention + bytes(experts.router) + expertsUsed * expert
+            }
+        }
+    }
+}

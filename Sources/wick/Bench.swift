@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Kernels
 import Models
 
 struct Bench: ParsableCommand {
@@ -20,6 +21,20 @@ struct Bench: ParsableCommand {
         let test: String
         let tokensPerSecond: Double
         let stddev: Double
+    }
+
+    /// Generation's ceiling where reading the weights is the whole cost: the machine's read
+    /// bandwidth over the bytes of weights one token reads.
+    struct GenerationCeiling: Encodable {
+        let weightBytesPerToken: Int
+        let readBytesPerSecond: Double
+        let tokensPerSecond: Double
+
+        init(weightBytesPerToken: Int, readBytesPerSecond: Double) {
+            self.weightBytesPerToken = weightBytesPerToken
+            self.readBytesPerSecond = readBytesPerSecond
+            tokensPerSecond = readBytesPerSecond / Double(max(weightBytesPerToken, 1))
+        }
     }
 
     func validate() throws {
@@ -80,16 +95,25 @@ struct Bench: ParsableCommand {
                 for _ in 0..<n { feed(1) }
             })
         }
+        // Measured after the tests, so its large buffer does not evict anything they use.
+        let ceiling = n > 0 && depth == 0 && parallel == 1
+            ? GenerationCeiling(weightBytesPerToken: transformer.weightBytesPerToken, readBytesPerSecond: MemoryBandwidth.read(pool: transformer.pool))
+            : nil
         let name = URL(fileURLWithPath: model).lastPathComponent
         if json {
-            struct Report: Encodable { let model: String; let threads: Int; let results: [Result] }
+            struct Report: Encodable { let model: String; let threads: Int; let results: [Result]; let generationCeiling: GenerationCeiling? }
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(Report(model: name, threads: transformer.pool.count, results: results)), as: UTF8.self))
+            let report = Report(model: name, threads: transformer.pool.count, results: results, generationCeiling: ceiling)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print("model: \(name)  threads: \(transformer.pool.count)  kernel: \(transformer.kernel.name)")
             for r in results { print(String(format: "%-16@ %10.2f ± %.2f tokens/s", r.test as NSString, r.tokensPerSecond, r.stddev)) }
+            if let ceiling {
+                print(String(format: "generation reads %.1f MB of weights per token; memory reads %.1f GB/s on %d threads: at most %.2f tokens/s",
+                             Double(ceiling.weightBytesPerToken) / 1e6, ceiling.readBytesPerSecond / 1e9, transformer.pool.count, ceiling.tokensPerSecond))
+            }
         }
     }
 }
