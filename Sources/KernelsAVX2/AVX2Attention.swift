@@ -63,6 +63,32 @@ public enum AVX2Attention {
         }
     }
 
+    /// Two sums per head for up to four heads, `a.(2h)` and `a.(2h + 1)`.
+    typealias HeadPairs = (__m256, __m256, __m256, __m256, __m256, __m256, __m256, __m256)
+
+    /// For each of the first `n` (1–4) heads h: a.(2h) += f(h) · x0 and a.(2h + 1) += f(h) · x1.
+    @inline(__always)
+    static func multiplyAdd(_ a: inout HeadPairs, heads n: Int, _ x0: __m256, _ x1: __m256, _ f: (Int) -> __m256) {
+        let f0 = f(0)
+        a.0 = _mm256_fmadd_ps(f0, x0, a.0)
+        a.1 = _mm256_fmadd_ps(f0, x1, a.1)
+        if n > 1 {
+            let f1 = f(1)
+            a.2 = _mm256_fmadd_ps(f1, x0, a.2)
+            a.3 = _mm256_fmadd_ps(f1, x1, a.3)
+        }
+        if n > 2 {
+            let f2 = f(2)
+            a.4 = _mm256_fmadd_ps(f2, x0, a.4)
+            a.5 = _mm256_fmadd_ps(f2, x1, a.5)
+        }
+        if n > 3 {
+            let f3 = f(3)
+            a.6 = _mm256_fmadd_ps(f3, x0, a.6)
+            a.7 = _mm256_fmadd_ps(f3, x1, a.7)
+        }
+    }
+
     /// s[h·scoreStride + p] = q_h · k_p for `heads` (1–4) query heads of d floats (q[h·d + i]) and
     /// `count` half-precision keys `stride` halves apart: each key is widened once in registers for
     /// all the heads, two keys at a time so eight independent sums are in flight. d a multiple of 8.
@@ -87,29 +113,12 @@ public enum AVX2Attention {
                 }
                 line += 32
             }
-            var a = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+            var a: HeadPairs = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                                _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
             var i = 0
             while i < d {
                 let x0 = _mm256_cvtph_ps(load128(k0 + i)), x1 = _mm256_cvtph_ps(load128(k1 + i))
-                let q0 = _mm256_loadu_ps(q + i)
-                a.0 = _mm256_fmadd_ps(q0, x0, a.0)
-                a.1 = _mm256_fmadd_ps(q0, x1, a.1)
-                if n > 1 {
-                    let q1 = _mm256_loadu_ps(q + d + i)
-                    a.2 = _mm256_fmadd_ps(q1, x0, a.2)
-                    a.3 = _mm256_fmadd_ps(q1, x1, a.3)
-                }
-                if n > 2 {
-                    let q2 = _mm256_loadu_ps(q + 2 * d + i)
-                    a.4 = _mm256_fmadd_ps(q2, x0, a.4)
-                    a.5 = _mm256_fmadd_ps(q2, x1, a.5)
-                }
-                if n > 3 {
-                    let q3 = _mm256_loadu_ps(q + 3 * d + i)
-                    a.6 = _mm256_fmadd_ps(q3, x0, a.6)
-                    a.7 = _mm256_fmadd_ps(q3, x1, a.7)
-                }
+                multiplyAdd(&a, heads: n, x0, x1) { _mm256_loadu_ps(q + $0 * d + i) }
                 i += 8
             }
             @inline(__always) func put(_ h: Int, _ first: __m256, _ second: __m256) {
@@ -133,28 +142,11 @@ public enum AVX2Attention {
         while j < d {
             let two = j + 8 < d
             @inline(__always) func start(_ h: Int, _ k: Int) -> __m256 { h < n && (k == 0 || two) ? _mm256_loadu_ps(o + h * d + j + 8 * k) : _mm256_setzero_ps() }
-            var a = (start(0, 0), start(0, 1), start(1, 0), start(1, 1), start(2, 0), start(2, 1), start(3, 0), start(3, 1))
+            var a: HeadPairs = (start(0, 0), start(0, 1), start(1, 0), start(1, 1), start(2, 0), start(2, 1), start(3, 0), start(3, 1))
             for p in 0..<count {
                 let v = values + p * stride + j
                 let x0 = _mm256_cvtph_ps(load128(v)), x1 = two ? _mm256_cvtph_ps(load128(v + 8)) : x0
-                let w0 = _mm256_broadcast_ss(w + p)
-                a.0 = _mm256_fmadd_ps(w0, x0, a.0)
-                a.1 = _mm256_fmadd_ps(w0, x1, a.1)
-                if n > 1 {
-                    let w1 = _mm256_broadcast_ss(w + weightStride + p)
-                    a.2 = _mm256_fmadd_ps(w1, x0, a.2)
-                    a.3 = _mm256_fmadd_ps(w1, x1, a.3)
-                }
-                if n > 2 {
-                    let w2 = _mm256_broadcast_ss(w + 2 * weightStride + p)
-                    a.4 = _mm256_fmadd_ps(w2, x0, a.4)
-                    a.5 = _mm256_fmadd_ps(w2, x1, a.5)
-                }
-                if n > 3 {
-                    let w3 = _mm256_broadcast_ss(w + 3 * weightStride + p)
-                    a.6 = _mm256_fmadd_ps(w3, x0, a.6)
-                    a.7 = _mm256_fmadd_ps(w3, x1, a.7)
-                }
+                multiplyAdd(&a, heads: n, x0, x1) { _mm256_broadcast_ss(w + $0 * weightStride + p) }
             }
             @inline(__always) func put(_ h: Int, _ first: __m256, _ second: __m256) {
                 _mm256_storeu_ps(o + h * d + j, first)
