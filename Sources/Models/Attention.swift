@@ -16,11 +16,12 @@ extension Transformer {
     /// Tokens per tile and positions per block of the batched path.
     static let attentionTile = 8
     static let attentionBlock = KVPagePool.pageSize
-    /// Generation, and batches whose whole span of positions fits in one block (a short prompt on an
-    /// empty cache), go row by row as llama.cpp's flash attention does below its 64-query tile, so
-    /// they round as it does. Every other batch goes in tiles: they share each widened block among a
-    /// tile's queries, which makes a short turn appended to a long conversation several times faster
-    /// than walking the cache once per query row (where llama.cpp still goes row by row).
+    /// Generation in the first `exactRoundingSpan` positions, and batches whose whole span of
+    /// positions fits in one block (a short prompt on an empty cache), go row by row as llama.cpp's
+    /// flash attention does below its 64-query tile, so they round as it does. Later generated tokens
+    /// go by KV head (`groupAttention`). Every other batch goes in tiles: they share each widened
+    /// block among a tile's queries, which makes a short turn appended to a long conversation several
+    /// times faster than walking the cache once per query row (where llama.cpp still goes row by row).
     func attention(layer: Int, segments: [Segment], window: Int?) {
         var rows = 0, generated = 0
         for (index, segment) in segments.enumerated() {
